@@ -1,0 +1,90 @@
+"""Publisher work units and the fan-out tree (DESIGN.md §1, §3.3).
+
+A unit is one job list of a run, or a range of its parts. A unit over one part is a
+leaf: it dispatches that part's jobs. A unit over more parts splits into at most
+`branching` children over contiguous ranges, so a list of P parts is reached in
+ceil(log_branching(P)) hops and no publisher ever handles more than one part's jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from bridge.domain.groups import GroupManifest
+
+__all__ = ["DEFAULT_BRANCHING", "PublisherUnit", "root_units", "split_unit"]
+
+DEFAULT_BRANCHING = 10
+
+
+@dataclass(frozen=True)
+class PublisherUnit:
+    run_id: str
+    group: str
+    version: int
+    list_name: str
+    first_part: int
+    end_part: int  # exclusive
+    scheduled_time: str
+    attempt: int = 1  # 1 for the run's dispatch, n+1 for its n-th redrive
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.first_part < self.end_part:
+            raise ValueError(f"empty part range [{self.first_part}, {self.end_part})")
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.end_part - self.first_part == 1
+
+    @property
+    def part(self) -> int:
+        """The one part of a leaf unit."""
+        if not self.is_leaf:
+            raise ValueError("only a leaf unit has a single part")
+        return self.first_part
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PublisherUnit:
+        fields = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in data.items() if key in fields})
+
+
+def root_units(
+    run_id: str, manifest: GroupManifest, scheduled_time: str, attempt: int = 1
+) -> tuple[PublisherUnit, ...]:
+    """One unit per job list: what the dispatcher launches."""
+    return tuple(
+        PublisherUnit(
+            run_id=run_id,
+            group=manifest.group,
+            version=manifest.version,
+            list_name=job_list.name,
+            first_part=0,
+            end_part=len(job_list.parts),
+            scheduled_time=scheduled_time,
+            attempt=attempt,
+        )
+        for job_list in manifest.lists
+    )
+
+
+def split_unit(
+    unit: PublisherUnit, branching: int = DEFAULT_BRANCHING
+) -> tuple[PublisherUnit, ...]:
+    """The children of a non-leaf unit: at most `branching` contiguous, near-equal ranges."""
+    if branching < 2:
+        raise ValueError("branching must be at least 2")
+    count = unit.end_part - unit.first_part
+    if count == 1:
+        return ()
+    width, extra = divmod(count, min(branching, count))
+    children, start = [], unit.first_part
+    for index in range(min(branching, count)):
+        end = start + width + (1 if index < extra else 0)
+        children.append(replace(unit, first_part=start, end_part=end))
+        start = end
+    return tuple(children)

@@ -1,0 +1,146 @@
+"""Runs: the trigger decision, the state machine and the completion rule (DESIGN.md §3.3, §4)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bridge.domain.controls import Controls, Overlap
+from bridge.domain.durations import format_duration
+from bridge.domain.triggers import Trigger, format_time
+
+__all__ = [
+    "Decision",
+    "Run",
+    "RunState",
+    "check_transition",
+    "decide_trigger",
+    "final_state",
+    "skipped_run",
+]
+
+
+class RunState(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # replaced by a newer run (overlap=replace)
+    SKIPPED = "skipped"  # a trigger the controls turned away; recorded, never ran
+
+    @property
+    def finished(self) -> bool:
+        return self is not RunState.RUNNING
+
+
+# A failed run goes back to running when its failed jobs are redriven.
+_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    RunState.RUNNING: frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED}),
+    RunState.FAILED: frozenset({RunState.RUNNING}),
+    RunState.SUCCEEDED: frozenset(),
+    RunState.CANCELLED: frozenset(),
+    RunState.SKIPPED: frozenset(),
+}
+
+
+def check_transition(current: RunState, new: RunState) -> None:
+    if new not in _TRANSITIONS[current]:
+        raise ValueError(f"a {current} run cannot become {new}")
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    group: str
+    version: int
+    state: RunState
+    total: int
+    slot_time: datetime  # scheduled time, or arrival time of a manual trigger
+    opened_at: datetime
+    source: str = "manual"
+    note: str = ""
+    scheduled: bool = False
+    reason: str = ""  # why a run was skipped or cancelled
+    dispatched: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    attempt: int = 1  # 1, then +1 per redrive
+    launched: int = 0  # the last attempt whose publishers were started
+    finished_at: datetime | None = None
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run_id,
+            "group": self.group,
+            "version": self.version,
+            "state": self.state.value,
+            "reason": self.reason,
+            "total": self.total,
+            "dispatched": self.dispatched,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "attempt": self.attempt,
+            "launched": self.launched,
+            "source": self.source,
+            "note": self.note,
+            "scheduled_time": format_time(self.slot_time) if self.scheduled else None,
+            "slot_time": format_time(self.slot_time),
+            "opened_at": format_time(self.opened_at),
+            "finished_at": format_time(self.finished_at) if self.finished_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a valid trigger leads to. `cancel` names a run that the new one replaces."""
+
+    open: bool
+    reason: str = ""
+    cancel: str | None = None
+
+
+def decide_trigger(
+    trigger: Trigger, controls: Controls, previous: Run | None, now: datetime
+) -> Decision:
+    """Apply max_lateness, min_interval and overlap to a trigger, given the group's last run."""
+    slot = trigger.slot_time
+    if controls.max_lateness is not None and trigger.body.scheduled_time is not None:
+        late = (now - slot).total_seconds()
+        if late > controls.max_lateness:
+            return Decision(
+                open=False,
+                reason=f"late: scheduled {format_duration(round(late, 3))} ago, "
+                f"max_lateness is {format_duration(controls.max_lateness)}",
+            )
+    if previous is None:
+        return Decision(open=True)
+    if controls.min_interval is not None:
+        gap = abs((slot - previous.slot_time).total_seconds())
+        if gap < controls.min_interval:
+            return Decision(
+                open=False,
+                reason=f"min_interval: {format_duration(round(gap, 3))} after run "
+                f"{previous.run_id}, min_interval is {format_duration(controls.min_interval)}",
+            )
+    if previous.state is RunState.RUNNING:
+        if controls.overlap is Overlap.SKIP:
+            return Decision(open=False, reason=f"overlap: run {previous.run_id} is still running")
+        if controls.overlap is Overlap.REPLACE:
+            return Decision(open=True, cancel=previous.run_id)
+    return Decision(open=True)
+
+
+def final_state(total: int, succeeded: int, failed: int) -> RunState | None:
+    """The state a running run ends in once every job has a result; None while some lack one."""
+    if succeeded + failed < total:
+        return None
+    return RunState.FAILED if failed else RunState.SUCCEEDED
+
+
+def skipped_run(run: Run, reason: str) -> Run:
+    return replace(run, state=RunState.SKIPPED, reason=reason, finished_at=run.opened_at)

@@ -1,0 +1,144 @@
+"""The file registry: the state bucket's layout (DESIGN.md §3.2) in a local folder."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from bridge.domain.groups import GroupManifest, Job, decode_job, encode_job
+from bridge.domain.names import validate_group_name
+from bridge.exceptions import Conflict, GroupNotFound
+
+__all__ = ["FileRegistry"]
+
+
+class FileRegistry:
+    """`<root>/groups/<group>/current.json`, `.../v<N>/group.json`, `.../v<N>/lists/<l>/part-<k>.jsonl`.
+
+    Files are written to a temporary name and renamed, so readers never see half a
+    file; `current` moves under a lock, compare-and-set, like a conditional S3 write.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "groups").mkdir(parents=True, exist_ok=True)
+
+    def _group_dir(self, group: str) -> Path:
+        return self.root / "groups" / validate_group_name(group)
+
+    def _version_dir(self, group: str, version: int) -> Path:
+        return self._group_dir(group) / f"v{version}"
+
+    def current_version(self, group: str) -> int | None:
+        data = _read_json(self._group_dir(group) / "current.json")
+        return None if data is None else int(data["version"])
+
+    def load_manifest(self, group: str, version: int | None = None) -> GroupManifest:
+        if version is None:
+            version = self.current_version(group)
+            if version is None:
+                raise GroupNotFound(
+                    f"group {group!r} is not registered",
+                    hint="see `cronbridge groups list`, or register it with `cronbridge groups register`",
+                )
+        data = _read_json(self._version_dir(group, version) / "group.json")
+        if data is None:
+            raise GroupNotFound(f"group {group!r} has no version {version}")
+        return GroupManifest.from_dict(data)
+
+    def create_manifest(self, manifest: GroupManifest) -> None:
+        path = self._version_dir(manifest.group, manifest.version) / "group.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise Conflict(f"version {manifest.version} of {manifest.group!r} exists") from None
+        with os.fdopen(fd, "w") as handle:
+            json.dump(manifest.to_dict(), handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def write_part(
+        self, group: str, version: int, list_name: str, part: int, jobs: Sequence[Job]
+    ) -> None:
+        path = self._part_path(group, version, list_name, part)
+        _write_atomic(path, "".join(encode_job(job) + "\n" for job in jobs))
+
+    def read_part(self, group: str, version: int, list_name: str, part: int) -> Iterator[Job]:
+        path = self._part_path(group, version, list_name, part)
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            raise GroupNotFound(
+                f"part {part} of list {list_name!r} of {group!r} v{version} is missing"
+            ) from None
+        with handle:
+            for line in handle:
+                yield decode_job(line)
+
+    def set_current(self, group: str, version: int, expected: int | None) -> None:
+        with self._locked(group):
+            current = self.current_version(group)
+            if current != expected:
+                raise Conflict(
+                    f"group {group!r} was registered by someone else meanwhile (now v{current}); try again"
+                )
+            _write_atomic(self._group_dir(group) / "current.json", json.dumps({"version": version}))
+
+    def list_groups(self) -> list[str]:
+        groups_dir = self.root / "groups"
+        return sorted(p.name for p in groups_dir.iterdir() if (p / "current.json").exists())
+
+    def delete_group(self, group: str) -> None:
+        group_dir = self._group_dir(group)
+        with self._locked(group):
+            current = group_dir / "current.json"
+            if not current.exists():
+                raise GroupNotFound(f"group {group!r} is not registered")
+            current.unlink()  # the group is gone for triggers from this instant
+            for child in group_dir.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child)
+
+    def _part_path(self, group: str, version: int, list_name: str, part: int) -> Path:
+        return self._version_dir(group, version) / "lists" / list_name / f"part-{part}.jsonl"
+
+    @contextlib.contextmanager
+    def _locked(self, group: str) -> Iterator[None]:
+        group_dir = self._group_dir(group)
+        group_dir.mkdir(parents=True, exist_ok=True)
+        with (group_dir / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,177 @@
+"""The whole pipeline on one machine: file registry, SQLite ledger, local Lambda service.
+
+Every use case here is the one the AWS handlers run; only the adapters differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from bridge.domain.controls import Controls
+from bridge.domain.groups import GroupManifest
+from bridge.domain.plan import PublisherUnit
+from bridge.domain.triggers import TriggerEvent
+from bridge.exceptions import CronbridgeError
+from bridge.local.home import Home
+from bridge.local.lambda_service import FunctionConfig, InvocationContext, LocalLambda
+from bridge.local.ledger import SqliteLedger
+from bridge.local.registry import FileRegistry
+from bridge.local.targets import check_local_target, local_handler
+from bridge.ports import Clock, JobSink, SystemClock
+from bridge.usecases.dispatch import TriggerOutcome, handle_trigger
+from bridge.usecases.record import record_destination
+from bridge.usecases.redrive import RedriveOutcome, redrive_run
+from bridge.usecases.register import ListSource, register_group
+from publishers.publish import run_publisher_unit
+
+__all__ = ["PUBLISHER_FUNCTION", "RECORDER_FUNCTION", "LocalRuntime", "worker_function"]
+
+log = logging.getLogger("cronbridge.local")
+
+PUBLISHER_FUNCTION = "cronbridge-publisher"
+RECORDER_FUNCTION = "cronbridge-recorder"
+_WORKER = re.compile(r"cronbridge-worker-(?P<group>[a-z0-9-]+)-v(?P<version>\d+)")
+
+
+def worker_function(manifest: GroupManifest) -> str:
+    """One local worker function per group version: its target and controls are pinned."""
+    return f"cronbridge-worker-{manifest.group}-v{manifest.version}"
+
+
+class _LocalSink:
+    def __init__(self, lambdas: LocalLambda, function: str) -> None:
+        self._lambdas = lambdas
+        self._function = function
+
+    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+        for envelope in envelopes:
+            self._lambdas.invoke_async(self._function, envelope)
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        home: Home,
+        *,
+        workers: int = 16,
+        retry_delay: float = 0.1,
+        clock: Clock | None = None,
+    ) -> None:
+        self.home = home
+        self.clock = clock or SystemClock()
+        self.registry = FileRegistry(home.state_dir)
+        self.ledger = SqliteLedger(home.ledger_path)
+        self._http = httpx.Client()
+        self.lambdas = LocalLambda(
+            clock=self.clock, workers=workers, retry_delay=retry_delay, resolve=self._resolve_worker
+        )
+        self.lambdas.define(FunctionConfig(PUBLISHER_FUNCTION, self._run_publisher))
+        self.lambdas.define(FunctionConfig(RECORDER_FUNCTION, self._run_recorder))
+
+    def close(self) -> None:
+        self.lambdas.close()
+        self._http.close()
+        self.ledger.close()
+
+    # -- use cases ---------------------------------------------------------------------
+
+    def register(
+        self, group: str, target: str, sources: Sequence[ListSource], controls: Controls
+    ) -> GroupManifest:
+        return register_group(
+            group,
+            target,
+            sources,
+            controls,
+            registry=self.registry,
+            clock=self.clock,
+            check_target=check_local_target,
+        )
+
+    def handle_trigger(self, event: TriggerEvent) -> TriggerOutcome:
+        return handle_trigger(
+            event, registry=self.registry, ledger=self.ledger, publishers=self, clock=self.clock
+        )
+
+    def redrive(self, run_id: str) -> RedriveOutcome:
+        return redrive_run(run_id, registry=self.registry, ledger=self.ledger, publishers=self)
+
+    # -- ports the use cases call back -------------------------------------------------
+
+    def invoke_publishers(self, units: Sequence[PublisherUnit]) -> None:
+        for unit in units:
+            self.lambdas.invoke_async(PUBLISHER_FUNCTION, unit.to_dict())
+
+    def sink_for(self, manifest: GroupManifest) -> JobSink:
+        return _LocalSink(self.lambdas, worker_function(manifest))
+
+    # -- local functions ---------------------------------------------------------------
+
+    def _run_publisher(self, event: Any, context: InvocationContext) -> dict[str, Any]:
+        unit = PublisherUnit.from_dict(event)
+        outcome = run_publisher_unit(
+            unit,
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self,
+            sinks=self.sink_for,
+            clock=self.clock,
+        )
+        log.info(
+            "publisher unit done",
+            extra={
+                "run": unit.run_id,
+                "list": unit.list_name,
+                "parts": [unit.first_part, unit.end_part],
+                "action": outcome.action,
+                "children": outcome.children,
+                "jobs": outcome.jobs,
+                "reason": outcome.reason,
+            },
+        )
+        return {"action": outcome.action, "jobs": outcome.jobs}
+
+    def _run_recorder(self, record: Any, context: InvocationContext) -> dict[str, Any]:
+        result, counted = record_destination(record, ledger=self.ledger)
+        log.debug(
+            "result recorded" if counted else "duplicate result ignored",
+            extra={
+                "run": result.ref.run_id,
+                "job": result.ref.job_id,
+                "status": result.status.value,
+            },
+        )
+        return {"counted": counted}
+
+    def _resolve_worker(self, name: str) -> FunctionConfig | None:
+        match = _WORKER.fullmatch(name)
+        if match is None:
+            return None
+        manifest = self.registry.load_manifest(match["group"], int(match["version"]))
+        try:
+            handler = local_handler(manifest.target, self._http)
+        except CronbridgeError as exc:
+            # The target broke after registration (a module deleted, say): every job
+            # fails with the reason instead of vanishing.
+            handler = _failing_handler(exc)
+        controls = manifest.controls
+        return FunctionConfig(
+            name=name,
+            handler=handler,
+            max_attempts=controls.max_attempts,
+            max_concurrency=controls.max_concurrency,
+            timeout=controls.timeout,
+            destination=RECORDER_FUNCTION,
+        )
+
+
+def _failing_handler(error: CronbridgeError) -> Any:
+    def handler(event: Any, context: Any) -> Any:
+        raise RuntimeError(error.message)
+
+    return handler

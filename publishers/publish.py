@@ -1,0 +1,77 @@
+"""Run one publisher unit: split it into children, or dispatch its part's jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.domain.plan import DEFAULT_BRANCHING, PublisherUnit, split_unit
+from bridge.domain.results import build_envelope
+from bridge.domain.runs import RunState
+from bridge.exceptions import RunNotFound
+from bridge.ports import Clock, Ledger, PublisherInvoker, Registry, SinkFactory
+from publishers.pacing import Pacer
+
+__all__ = ["SEND_BATCH", "UnitOutcome", "run_publisher_unit"]
+
+#: envelopes handed to the sink at once when no pacing applies (SQS takes 10 a call)
+SEND_BATCH = 10
+
+
+@dataclass(frozen=True)
+class UnitOutcome:
+    action: str  # "split" | "dispatched" | "skipped"
+    children: int = 0
+    jobs: int = 0
+    reason: str = ""
+
+
+def run_publisher_unit(
+    unit: PublisherUnit,
+    *,
+    registry: Registry,
+    ledger: Ledger,
+    publishers: PublisherInvoker,
+    sinks: SinkFactory,
+    clock: Clock,
+    branching: int = DEFAULT_BRANCHING,
+) -> UnitOutcome:
+    run = ledger.get_run(unit.run_id)
+    if run is None:
+        raise RunNotFound(f"run {unit.run_id!r} is not in the ledger")
+    if run.state is RunState.CANCELLED:
+        return UnitOutcome("skipped", reason="run was cancelled")
+    if run.attempt != unit.attempt:
+        return UnitOutcome("skipped", reason=f"attempt {unit.attempt} was superseded")
+    if not unit.is_leaf:
+        children = split_unit(unit, branching)
+        publishers.invoke_publishers(children)
+        return UnitOutcome("split", children=len(children))
+    if ledger.part_dispatched(unit.run_id, unit.list_name, unit.part, unit.attempt):
+        return UnitOutcome("skipped", reason="part already dispatched")
+
+    manifest = registry.load_manifest(unit.group, unit.version)
+    wanted = (
+        ledger.redrive_jobs(unit.run_id, unit.list_name, unit.attempt) if unit.attempt > 1 else None
+    )
+    max_rate = manifest.controls.max_rate
+    leaves = sum(len(job_list.parts) for job_list in manifest.lists)
+    # Leaves of one run publish side by side, so each takes an equal share of the rate.
+    pacer = Pacer(None if max_rate is None else max_rate / leaves, clock)
+    sink = sinks(manifest)
+    batch_size = 1 if pacer.active else SEND_BATCH
+    batch: list[dict[str, Any]] = []
+    count = 0
+    for job in registry.read_part(unit.group, unit.version, unit.list_name, unit.part):
+        if wanted is not None and job.id not in wanted:
+            continue
+        pacer.wait()
+        batch.append(build_envelope(unit, job))
+        count += 1
+        if len(batch) >= batch_size:
+            sink.send(batch)
+            batch = []
+    if batch:
+        sink.send(batch)
+    ledger.mark_part_dispatched(unit.run_id, unit.list_name, unit.part, unit.attempt, count)
+    return UnitOutcome("dispatched", jobs=count)
