@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -147,12 +146,7 @@ def _list_source(spec: str) -> ListSource:
         raise InvalidInput(
             f"job list file {file!r} (list {name!r}) does not exist or is not a file"
         )
-
-    def open_lines() -> Iterator[bytes]:
-        with path.open("rb") as handle:
-            yield from handle
-
-    return ListSource(name=name, open_lines=open_lines)
+    return ListSource.from_path(name, path)
 
 
 def _print_manifest(m: GroupManifest) -> None:

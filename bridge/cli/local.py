@@ -6,8 +6,8 @@ import html
 import json
 import re
 import signal
+import sys
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -80,6 +80,7 @@ def serve(
     out.print(f"secret    {the_home.secret()}  (the User-Agent a trigger must send)", markup=False)
     out.print(f"trigger   PUT {endpoint.trigger_url('<group>')}", markup=False)
     out.print("curl      `cronbridge curl GROUP` prints the command that fires GROUP", markup=False)
+    sys.stdout.flush()  # whoever reads our output through a pipe learns the port now
     try:
         stop.wait()
     finally:
@@ -223,9 +224,4 @@ def _demo_list(the_home: Home, name: str, count: int) -> ListSource:
     with path.open("w") as handle:
         for index in range(count):
             handle.write(json.dumps({"id": f"{name}-{index:05d}", "payload": {"n": index}}) + "\n")
-
-    def open_lines() -> Iterator[bytes]:
-        with path.open("rb") as handle:
-            yield from handle
-
-    return ListSource(name=name, open_lines=open_lines)
+    return ListSource.from_path(name, path)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bridge.domain.controls import Controls
 from bridge.domain.groups import (
@@ -31,6 +33,14 @@ class ListSource:
     name: str
     open_lines: Callable[[], Iterable[str | bytes]]
 
+    @classmethod
+    def from_path(cls, name: str, path: Path) -> ListSource:
+        def open_lines() -> Iterator[bytes]:
+            with path.open("rb") as handle:
+                yield from handle
+
+        return cls(name=name, open_lines=open_lines)
+
 
 def register_group(
     group: str,
@@ -48,9 +58,10 @@ def register_group(
     check_target(target)
 
     checker = JobListChecker()
-    counts = {
-        src.name: sum(1 for _ in checker.check_list(src.name, src.open_lines())) for src in sources
-    }
+    counts = {}
+    for src in sources:
+        with _reading(src) as lines:
+            counts[src.name] = sum(1 for _ in checker.check_list(src.name, lines))
     if checker.problems:
         raise InvalidJobList(checker.problems)
 
@@ -76,6 +87,18 @@ def register_group(
     raise Conflict(f"group {group!r} is being registered by someone else right now; try again")
 
 
+@contextlib.contextmanager
+def _reading(src: ListSource) -> Iterator[Iterable[str | bytes]]:
+    """The source's lines, closed afterwards (a file, or a generator holding one)."""
+    lines = src.open_lines()
+    try:
+        yield lines
+    finally:
+        close = getattr(lines, "close", None)
+        if callable(close):
+            close()
+
+
 def _check_list_names(sources: Sequence[ListSource]) -> None:
     if not sources:
         raise InvalidInput("a group needs at least one job list", hint="add --list NAME=FILE")
@@ -95,11 +118,12 @@ def _write_parts(
     checker = JobListChecker()
     for src, planned in zip(sources, manifest.lists, strict=True):
         part, batch = 0, list[Job]()
-        for job in checker.check_list(src.name, src.open_lines()):
-            batch.append(job)
-            if len(batch) == PART_SIZE:
-                registry.write_part(manifest.group, manifest.version, src.name, part, batch)
-                part, batch = part + 1, []
+        with _reading(src) as lines:
+            for job in checker.check_list(src.name, lines):
+                batch.append(job)
+                if len(batch) == PART_SIZE:
+                    registry.write_part(manifest.group, manifest.version, src.name, part, batch)
+                    part, batch = part + 1, []
         if batch:
             registry.write_part(manifest.group, manifest.version, src.name, part, batch)
             part += 1

@@ -1,0 +1,256 @@
+"""`cronbridge serve` driven over real HTTP, as a scheduler and a user would."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shlex
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from bridge.domain.runs import RunState
+from tests.conftest import numbered_jobs, write_jobs
+from tests.e2e.conftest import DEADLINE, Serve
+
+
+def register(
+    serve: Serve,
+    tmp_path: Path,
+    target: str,
+    jobs: dict[str, list[dict[str, object]]],
+    *options: str,
+) -> None:
+    args = ["groups", "register", "g", "--target", target]
+    for name, lines in jobs.items():
+        args += ["--list", f"{name}={write_jobs(tmp_path / f'{name}.jsonl', lines)}"]
+    done = serve.cli(*args, *options)
+    assert done.returncode == 0, done.stderr
+
+
+def put(serve: Serve, path: str, body: bytes = b"", agent: str | None = None) -> httpx.Response:
+    headers = {"User-Agent": serve.secret if agent is None else agent}
+    return httpx.put(f"{serve.url}{path}", content=body, headers=headers, timeout=DEADLINE)
+
+
+def raw_put(serve: Serve, raw_path: str, body: bytes = b"") -> tuple[int, bytes]:
+    """A PUT whose path goes out exactly as written (no client-side normalising)."""
+    parts = urlsplit(serve.url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=DEADLINE)
+    try:
+        conn.request("PUT", raw_path, body=body, headers={"User-Agent": serve.secret})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_wrong_or_missing_user_agent_is_denied_like_s3(serve: Serve, tmp_path: Path) -> None:
+    register(serve, tmp_path, "python:sample_workers:note", {"a": numbered_jobs("a", 2)})
+    for agent in ("curl/8.5.0", serve.secret[:-1], serve.secret + "x", ""):
+        response = put(serve, "/cronbridge-triggers/triggers/g", agent=agent)
+        assert response.status_code == 403
+        assert "<Code>AccessDenied</Code>" in response.text
+        assert response.headers["content-type"] == "application/xml"
+    assert serve.ledger.list_runs(None, 10) == []
+    assert serve.calls() == []
+
+
+def test_right_user_agent_runs_the_group_to_the_end(serve: Serve, tmp_path: Path) -> None:
+    register(
+        serve,
+        tmp_path,
+        "python:sample_workers:note",
+        {"a": numbered_jobs("a", 1500), "b": numbered_jobs("b", 20)},
+    )
+    response = put(serve, "/cronbridge-triggers/triggers/g")
+    assert response.status_code == 200
+    assert response.headers["x-cronbridge-decision"] == "opened"
+    run = serve.wait_for_run(response.headers["x-cronbridge-run"])
+    assert (run.state, run.dispatched, run.succeeded, run.failed) == (
+        RunState.SUCCEEDED,
+        1520,
+        1520,
+        0,
+    )
+    assert sorted(set(serve.calls())) == sorted(
+        [f"a-{i}" for i in range(1500)] + [f"b-{i}" for i in range(20)]
+    )
+
+
+def test_the_same_scheduled_time_twice_is_one_run(serve: Serve, tmp_path: Path) -> None:
+    register(
+        serve,
+        tmp_path,
+        "python:sample_workers:note",
+        {"a": numbered_jobs("a", 3)},
+        "--overlap",
+        "allow",
+    )
+    slot = b'{"scheduled_time": "2026-11-22T03:00:00Z"}'
+    first = put(serve, "/cronbridge-triggers/triggers/g", slot)
+    second = put(
+        serve,
+        "/cronbridge-triggers/triggers/g/retry",
+        b'{"scheduled_time": "2026-11-22T04:00:00+01:00"}',
+    )
+    assert first.headers["x-cronbridge-decision"] == "opened"
+    assert second.headers["x-cronbridge-decision"] == "duplicate"
+    assert (
+        first.headers["x-cronbridge-run"]
+        == second.headers["x-cronbridge-run"]
+        == "g.20261122T030000Z"
+    )
+    serve.wait_for_run("g.20261122T030000Z")
+    assert len(serve.ledger.list_runs("g", 10)) == 1
+    assert sorted(serve.calls()) == ["a-0", "a-1", "a-2"]
+
+
+def test_overlap_skip_while_a_run_is_in_progress(serve: Serve, tmp_path: Path) -> None:
+    register(serve, tmp_path, "python:sample_workers:wait_for_gate", {"a": numbered_jobs("a", 3)})
+    first = put(serve, "/cronbridge-triggers/triggers/g").headers["x-cronbridge-run"]
+    serve.wait_for_run(first, lambda r: r.dispatched == 3)
+    second = put(serve, "/cronbridge-triggers/triggers/g")
+    assert second.status_code == 200
+    assert second.headers["x-cronbridge-decision"] == "skipped"
+    assert second.headers["x-cronbridge-reason"] == f"overlap: run {first} is still running"
+    skipped = serve.ledger.get_run(second.headers["x-cronbridge-run"])
+    assert skipped is not None and skipped.state is RunState.SKIPPED
+    (serve.evidence / "gate").touch()
+    assert serve.wait_for_run(first).state is RunState.SUCCEEDED
+    shown = serve.cli("runs", "list", "g", "--json")
+    assert [r["state"] for r in json.loads(shown.stdout)] == ["skipped", "succeeded"]
+
+
+def test_a_failing_job_is_retried_then_failed_and_redrive_reruns_only_it(
+    serve: Serve, tmp_path: Path
+) -> None:
+    jobs = [
+        *numbered_jobs("a", 6),
+        {"id": "fragile-1", "payload": {"fragile": True}},
+        {"id": "fragile-2", "payload": {"fragile": True}},
+    ]
+    register(
+        serve,
+        tmp_path,
+        "python:sample_workers:fail_while_broken",
+        {"a": jobs},
+        "--max-attempts",
+        "3",
+    )
+    (serve.evidence / "broken").touch()
+    run_id = put(serve, "/cronbridge-triggers/triggers/g").headers["x-cronbridge-run"]
+    run = serve.wait_for_run(run_id)
+    assert (run.state, run.succeeded, run.failed) == (RunState.FAILED, 6, 2)
+    calls = serve.calls()
+    assert calls.count("fragile-1") == calls.count("fragile-2") == 3
+    assert all(calls.count(f"a-{i}") == 1 for i in range(6))
+    shown = json.loads(serve.cli("runs", "show", run_id, "--json").stdout)
+    assert sorted(j["job"] for j in shown["failed_jobs"]) == ["fragile-1", "fragile-2"]
+    assert {j["error"] for j in shown["failed_jobs"]} == {
+        "RuntimeError: job fragile-1 is broken",
+        "RuntimeError: job fragile-2 is broken",
+    }
+
+    (serve.evidence / "broken").unlink()  # the fix lands
+    (serve.evidence / "calls.log").unlink()
+    redrive = serve.cli("runs", "redrive", run_id, "--wait")
+    assert redrive.returncode == 0, redrive.stderr
+    assert "redriving 2 failed job(s)" in redrive.stdout
+    assert "8 succeeded, 0 failed of 8" in redrive.stdout
+    assert sorted(serve.calls()) == ["fragile-1", "fragile-2"]
+    run = serve.wait_for_run(run_id)
+    assert (run.state, run.succeeded, run.failed, run.attempt) == (RunState.SUCCEEDED, 8, 0, 2)
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "body", "status", "code"),
+    [
+        ("/cronbridge-triggers/triggers/nope", b"", 404, "NoSuchGroup"),
+        ("/cronbridge-triggers/triggers/%2E%2E/x", b"", 400, "InvalidTrigger"),
+        ("/cronbridge-triggers/triggers/..%2Fx", b"", 400, "InvalidTrigger"),
+        ("/cronbridge-triggers/triggers/%00", b"", 400, "InvalidTrigger"),
+        ("/cronbridge-triggers/triggers/" + "a" * 300, b"", 400, "InvalidTrigger"),
+        ("/cronbridge-triggers/triggers/g", b"{not json", 400, "InvalidTrigger"),
+        ("/cronbridge-triggers/triggers/g", b'{"scheduled_time": "soon"}', 400, "InvalidTrigger"),
+        ("/cronbridge-triggers/triggers/g", b"x" * 4097, 400, "EntityTooLarge"),
+        ("/cronbridge-triggers/other/g", b"", 403, "AccessDenied"),
+        ("/another-bucket/triggers/g", b"", 403, "AccessDenied"),
+        ("/", b"", 403, "AccessDenied"),
+    ],
+)
+def test_bad_triggers_get_one_clear_error_and_change_nothing(
+    serve: Serve, tmp_path: Path, raw_path: str, body: bytes, status: int, code: str
+) -> None:
+    register(serve, tmp_path, "python:sample_workers:note", {"a": numbered_jobs("a", 1)})
+    answer, text = raw_put(serve, raw_path, body)
+    assert (answer, f"<Code>{code}</Code>" in text.decode()) == (status, True)
+    assert serve.ledger.list_runs(None, 10) == []
+    assert put(serve, "/cronbridge-triggers/triggers/g").status_code == 200  # still serving
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "HEAD", "PATCH"])
+def test_other_methods_are_not_allowed(serve: Serve, method: str) -> None:
+    response = httpx.request(
+        method, f"{serve.bucket_url}/triggers/g", headers={"User-Agent": serve.secret}
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "PUT"
+
+
+def test_the_invoke_api_obeys_the_same_user_agent_rule(serve: Serve) -> None:
+    url = f"{serve.url}/2015-03-31/functions/cronbridge-publisher/invocations"
+    denied = httpx.post(url, json={}, headers={"User-Agent": "x", "X-Amz-Invocation-Type": "Event"})
+    assert denied.status_code == 403
+    missing = httpx.post(
+        url.replace("publisher", "nope"),
+        json={},
+        headers={"User-Agent": serve.secret, "X-Amz-Invocation-Type": "Event"},
+    )
+    assert (missing.status_code, missing.headers["x-amzn-errortype"]) == (
+        404,
+        "ResourceNotFoundException",
+    )
+    sync = httpx.post(url, json={}, headers={"User-Agent": serve.secret})
+    assert sync.status_code == 400
+
+
+def test_the_printed_curl_command_runs_a_group_end_to_end(serve: Serve, tmp_path: Path) -> None:
+    register(serve, tmp_path, "python:sample_workers:note", {"a": numbered_jobs("a", 40)})
+    printed = serve.cli("curl", "g")
+    assert printed.returncode == 0 and printed.stdout.startswith("curl ")
+    fired = subprocess.run(
+        [*shlex.split(printed.stdout), "-D", "-"], capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert fired.returncode == 0, fired.stderr
+    run_id = next(
+        line.split(": ", 1)[1].strip()
+        for line in fired.stdout.splitlines()
+        if line.lower().startswith("x-cronbridge-run")
+    )
+    run = serve.wait_for_run(run_id)
+    assert (run.state, run.succeeded) == (RunState.SUCCEEDED, 40)
+
+
+def test_trigger_wait_shows_progress_and_a_summary(serve: Serve, tmp_path: Path) -> None:
+    register(serve, tmp_path, "python:sample_workers:note", {"a": numbered_jobs("a", 50)})
+    done = serve.cli("trigger", "g", "--scheduled-time", "2026-11-22T05:00:00Z", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert "run g.20261122T050000Z: opened" in done.stdout
+    assert "run g.20261122T050000Z succeeded: 50 succeeded, 0 failed of 50" in done.stdout
+    again = serve.cli("trigger", "g", "--scheduled-time", "2026-11-22T05:00:00Z", "--json")
+    assert json.loads(again.stdout) == {
+        "run": "g.20261122T050000Z",
+        "decision": "duplicate",
+        "reason": "run exists",
+    }
+
+
+def test_serve_prints_the_endpoint_and_the_secret(serve: Serve) -> None:
+    banner = "".join(serve.banner)
+    assert f"Listening on {serve.url}" in banner
+    endpoint = json.loads((serve.home.root / "endpoint.json").read_text())
+    assert endpoint == {"url": serve.url, "bucket": "cronbridge-triggers"}

@@ -1,0 +1,330 @@
+"""Use cases against the local adapters (real files, real SQLite), with in-process fakes
+for the ports that start work, so every step can be driven and inspected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.domain.controls import Controls, Overlap
+from bridge.domain.results import destination_record
+from bridge.domain.runs import RunState
+from bridge.domain.triggers import TriggerEvent
+from bridge.exceptions import GroupNotFound, InvalidTrigger
+from bridge.local.home import Home
+from bridge.local.ledger import SqliteLedger
+from bridge.local.registry import FileRegistry
+from bridge.usecases.dispatch import handle_trigger
+from bridge.usecases.record import record_destination
+from bridge.usecases.redrive import redrive_run
+from bridge.usecases.register import ListSource, register_group
+from publishers.publish import run_publisher_unit
+from tests.conftest import FakeClock, numbered_jobs, write_jobs
+from tests.fakes import RecordingInvoker, RecordingSink
+
+
+class World:
+    def __init__(self, home: Home, clock: FakeClock, tmp: Path) -> None:
+        self.registry = FileRegistry(home.state_dir)
+        self.ledger = SqliteLedger(home.ledger_path)
+        self.clock = clock
+        self.tmp = tmp
+        self.invoker = RecordingInvoker()
+        self.sink = RecordingSink()
+        self.sequence = 0
+
+    def register(
+        self, lists: dict[str, int], controls: Controls | None = None, group: str = "g"
+    ) -> None:
+        sources = []
+        for name, count in lists.items():
+            path = write_jobs(self.tmp / f"{group}-{name}.jsonl", numbered_jobs(name, count))
+            sources.append(ListSource.from_path(name, path))
+        register_group(
+            group,
+            "python:publishers.examples:echo",
+            sources,
+            controls or Controls(),
+            registry=self.registry,
+            clock=self.clock,
+            check_target=lambda t: None,
+        )
+
+    def event(
+        self, body: bytes = b"", key: str = "triggers/g", sequencer: str | None = None
+    ) -> TriggerEvent:
+        self.sequence += 1
+        return TriggerEvent(
+            "bucket", key, body, self.clock.now(), sequencer or f"{self.sequence:08X}"
+        )
+
+    def trigger(self, event: TriggerEvent):  # type: ignore[no-untyped-def]
+        return handle_trigger(
+            event,
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self.invoker,
+            clock=self.clock,
+        )
+
+    def drain_publishers(self) -> int:
+        """Run queued publisher units (and the children they queue) until none is left."""
+        ran = 0
+        while units := self.invoker.take():
+            for unit in units:
+                run_publisher_unit(
+                    unit,
+                    registry=self.registry,
+                    ledger=self.ledger,
+                    publishers=self.invoker,
+                    sinks=self.sink,
+                    clock=self.clock,
+                )
+                ran += 1
+        return ran
+
+    def finish_jobs(self, fail: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        for envelope in self.sink.envelopes:
+            job = envelope["cronbridge"]["job"]
+            record = destination_record(
+                envelope,
+                succeeded=job not in fail,
+                tries=1,
+                response=None,
+                function_arn="arn",
+                request_id="r",
+                timestamp=self.clock.now(),
+            )
+            record_destination(record, ledger=self.ledger)
+        self.sink.envelopes.clear()
+
+
+@pytest.fixture
+def world(home: Home, clock: FakeClock, tmp_path: Path) -> Iterator[World]:
+    w = World(home, clock, tmp_path)
+    yield w
+    w.ledger.close()
+
+
+SLOT = b'{"scheduled_time": "2026-11-22T03:00:00Z"}'
+
+
+def test_a_trigger_opens_a_run_and_every_job_is_dispatched_once(world: World) -> None:
+    world.register({"a": 3000, "b": 20})
+    outcome = world.trigger(world.event(SLOT))
+    assert (outcome.decision, outcome.run_id, outcome.publishers) == (
+        "opened",
+        "g.20261122T030000Z",
+        2,
+    )
+    ran = world.drain_publishers()
+    assert ran == 2 + 3  # two roots; list a's root splits into three leaves
+    ids = world.sink.job_ids()
+    assert len(ids) == len(set(ids)) == 3020
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and run.dispatched == 3020 and run.state is RunState.RUNNING
+    world.finish_jobs()
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and (run.state, run.succeeded) == (RunState.SUCCEEDED, 3020)
+
+
+def test_the_same_slot_twice_is_one_run(world: World) -> None:
+    world.register({"a": 5})
+    first = world.trigger(world.event(SLOT))
+    second = world.trigger(world.event(b'{"scheduled_time": "2026-11-22T12:00:00+09:00"}'))
+    assert (first.decision, second.decision, second.run_id) == ("opened", "duplicate", first.run_id)
+    assert len(world.invoker.units) == 1
+    assert len(world.ledger.list_runs("g", 10)) == 1
+
+
+def test_the_same_s3_event_delivered_twice_is_one_run(world: World) -> None:
+    world.register({"a": 5})
+    event = world.event()
+    assert world.trigger(event).decision == "opened"
+    assert world.trigger(event).decision == "duplicate"
+    assert len(world.invoker.units) == 1
+
+
+def test_a_dispatcher_that_dies_before_launching_is_resumed_by_the_redelivery(world: World) -> None:
+    world.register({"a": 5})
+    event = world.event(SLOT)
+    world.invoker.fail_next = 1
+    with pytest.raises(ConnectionError):
+        world.trigger(event)
+    run = world.ledger.get_run("g.20261122T030000Z")
+    assert run is not None and run.launched == 0
+    again = world.trigger(event)
+    assert (again.decision, again.reason, again.publishers) == ("duplicate", "resumed", 1)
+    world.drain_publishers()
+    assert sorted(world.sink.job_ids()) == sorted(f"a-{i}" for i in range(5))
+
+
+def test_a_publisher_that_crashes_mid_part_is_retried_and_the_part_counted_once(
+    world: World,
+) -> None:
+    world.register({"a": 1500})
+    world.trigger(world.event(SLOT))
+    world.sink.crash_after = 1200  # the second leaf dies after 200 of its 500 jobs
+    units = world.invoker.take()
+    run_publisher_unit(
+        units[0],
+        registry=world.registry,
+        ledger=world.ledger,
+        publishers=world.invoker,
+        sinks=world.sink,
+        clock=world.clock,
+    )
+    leaves = world.invoker.take()
+    run_publisher_unit(
+        leaves[0],
+        registry=world.registry,
+        ledger=world.ledger,
+        publishers=world.invoker,
+        sinks=world.sink,
+        clock=world.clock,
+    )
+    with pytest.raises(RuntimeError, match="crashed"):
+        run_publisher_unit(
+            leaves[1],
+            registry=world.registry,
+            ledger=world.ledger,
+            publishers=world.invoker,
+            sinks=world.sink,
+            clock=world.clock,
+        )
+    # Lambda retries the failed unit, and a duplicate of the finished one arrives too.
+    for unit in (leaves[1], leaves[0]):
+        run_publisher_unit(
+            unit,
+            registry=world.registry,
+            ledger=world.ledger,
+            publishers=world.invoker,
+            sinks=world.sink,
+            clock=world.clock,
+        )
+    ids = world.sink.job_ids()
+    assert set(ids) == {f"a-{i}" for i in range(1500)}
+    assert len(ids) == 1700  # the crashed part's first 200 went out twice: at least once
+    run = world.ledger.get_run("g.20261122T030000Z")
+    assert run is not None and run.dispatched == 1500
+    world.finish_jobs()
+    run = world.ledger.get_run("g.20261122T030000Z")
+    assert run is not None and (run.state, run.succeeded) == (RunState.SUCCEEDED, 1500)
+
+
+def test_overlap_skip_records_the_skipped_trigger(world: World) -> None:
+    world.register({"a": 2}, Controls(overlap=Overlap.SKIP))
+    first = world.trigger(world.event())
+    world.clock.advance(60)
+    second = world.trigger(world.event())
+    assert (
+        second.decision == "skipped"
+        and second.reason == f"overlap: run {first.run_id} is still running"
+    )
+    skipped = world.ledger.get_run(second.run_id)
+    assert skipped is not None and skipped.state is RunState.SKIPPED and skipped.total == 2
+    assert len(world.invoker.units) == 1
+
+
+def test_overlap_replace_cancels_the_old_run_and_its_publishers_stop(world: World) -> None:
+    world.register({"a": 2}, Controls(overlap=Overlap.REPLACE))
+    first = world.trigger(world.event())
+    old_units = world.invoker.take()
+    second = world.trigger(world.event())
+    assert second.decision == "opened" and second.cancelled == first.run_id
+    for unit in old_units:
+        outcome = run_publisher_unit(
+            unit,
+            registry=world.registry,
+            ledger=world.ledger,
+            publishers=world.invoker,
+            sinks=world.sink,
+            clock=world.clock,
+        )
+        assert outcome.reason == "run was cancelled"
+    assert world.sink.envelopes == []
+    world.drain_publishers()
+    assert {e["cronbridge"]["run"] for e in world.sink.envelopes} == {second.run_id}
+
+
+def test_min_interval_and_max_lateness(world: World) -> None:
+    world.register({"a": 1}, Controls(overlap=Overlap.ALLOW, min_interval=300, max_lateness=120))
+    assert world.trigger(world.event(SLOT)).decision == "opened"
+    close = world.trigger(world.event(b'{"scheduled_time": "2026-11-22T03:02:00Z"}'))
+    assert close.decision == "skipped" and close.reason.startswith("min_interval")
+    world.clock.advance(3600)
+    late = world.trigger(world.event(b'{"scheduled_time": "2026-11-22T03:30:00Z"}'))
+    assert late.decision == "skipped" and late.reason.startswith("late")
+
+
+def test_bad_triggers_leave_the_ledger_untouched(world: World) -> None:
+    world.register({"a": 1})
+    for key, body, error in [
+        ("triggers/nope", b"", GroupNotFound),
+        ("triggers/../x", b"", InvalidTrigger),
+        ("triggers/g", b"{not json", InvalidTrigger),
+        ("triggers/g", b"x" * 5000, InvalidTrigger),
+    ]:
+        with pytest.raises(error):
+            world.trigger(world.event(body, key=key))
+    assert world.ledger.list_runs(None, 10) == []
+    assert world.invoker.units == []
+
+
+def test_re_registering_mid_run_does_not_mix_versions(world: World) -> None:
+    world.register({"a": 3})
+    outcome = world.trigger(world.event(SLOT))
+    world.register({"a": 7, "b": 7})  # v2 lands while v1's run is under way
+    world.drain_publishers()
+    assert sorted(world.sink.job_ids()) == ["a-0", "a-1", "a-2"]
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and run.version == 1 and run.total == 3
+
+
+def test_pacing_spreads_the_rate_over_the_run_leaves(world: World) -> None:
+    world.register({"a": 1000, "b": 1000}, Controls(max_rate=20))
+    world.trigger(world.event(SLOT))
+    world.drain_publishers()
+    # Each of the 2 leaves takes half the rate: 10 a second, 0.1 s apart.
+    assert len(world.clock.sleeps) == 2000
+    assert sorted(set(round(s, 6) for s in world.clock.sleeps)) == [0.0, 0.1]
+    assert world.sink.calls == 2000  # paced jobs go out one at a time
+
+
+def test_redrive_sends_only_the_failed_jobs_again(world: World) -> None:
+    world.register({"a": 10, "b": 10})
+    outcome = world.trigger(world.event(SLOT))
+    world.drain_publishers()
+    world.finish_jobs(fail={"a-3", "b-7"})
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and run.state is RunState.FAILED
+    redrive = redrive_run(
+        outcome.run_id, registry=world.registry, ledger=world.ledger, publishers=world.invoker
+    )
+    assert (redrive.jobs, redrive.publishers) == (2, 2)
+    world.drain_publishers()
+    assert sorted(world.sink.job_ids()) == ["a-3", "b-7"]
+    assert {e["cronbridge"]["attempt"] for e in world.sink.envelopes} == {2}
+    world.finish_jobs()
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and (run.state, run.succeeded, run.failed) == (RunState.SUCCEEDED, 20, 0)
+
+
+def test_a_redrive_whose_invoke_failed_is_resumed_by_asking_again(world: World) -> None:
+    world.register({"a": 4})
+    outcome = world.trigger(world.event(SLOT))
+    world.drain_publishers()
+    world.finish_jobs(fail={"a-1"})
+    world.invoker.fail_next = 1
+    with pytest.raises(ConnectionError):
+        redrive_run(
+            outcome.run_id, registry=world.registry, ledger=world.ledger, publishers=world.invoker
+        )
+    again = redrive_run(
+        outcome.run_id, registry=world.registry, ledger=world.ledger, publishers=world.invoker
+    )
+    assert again.jobs == 1
+    world.drain_publishers()
+    assert world.sink.job_ids() == ["a-1"]
