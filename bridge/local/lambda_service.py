@@ -94,7 +94,10 @@ class LocalLambda:
         self._resolve = resolve
         self._functions: dict[str, FunctionConfig] = {}
         self._lock = threading.Condition()
-        self._ready: collections.deque[_Invocation] = collections.deque()
+        # Ready invocations per function, served round-robin: on Lambda every function
+        # scales on its own, so a flood of worker invokes must not starve the recorder.
+        self._ready: dict[str, collections.deque[_Invocation]] = {}
+        self._ready_count = 0
         self._waiting: dict[str, collections.deque[_Invocation]] = collections.defaultdict(
             collections.deque
         )
@@ -163,16 +166,17 @@ class LocalLambda:
             self._waiting[invocation.function].append(invocation)
             return
         self._running[invocation.function] += 1
-        self._ready.append(invocation)
+        self._ready.setdefault(invocation.function, collections.deque()).append(invocation)
+        self._ready_count += 1
         self._lock.notify_all()
 
     def _work(self) -> None:
         while True:
             with self._lock:
-                self._lock.wait_for(lambda: self._ready or self._closed)
+                self._lock.wait_for(lambda: self._ready_count > 0 or self._closed)
                 if self._closed:
                     return
-                invocation = self._ready.popleft()
+                invocation = self._take_ready()
             retry = self._execute(invocation)
             with self._lock:
                 self._running[invocation.function] -= 1
@@ -187,6 +191,16 @@ class LocalLambda:
                 else:
                     self._outstanding -= 1
                 self._lock.notify_all()
+
+    def _take_ready(self) -> _Invocation:
+        """The next invocation of the function whose turn it is. Holds the lock."""
+        function = next(iter(self._ready))
+        queue = self._ready.pop(function)
+        invocation = queue.popleft()
+        if queue:
+            self._ready[function] = queue  # back of the line: the next function goes first
+        self._ready_count -= 1
+        return invocation
 
     def _wake_delayed(self) -> None:
         with self._lock:
