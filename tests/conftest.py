@@ -10,11 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from bridge.local.home import Home
 from bridge.local.runtime import LocalRuntime
 
 SUPPORT = Path(__file__).parent / "support"
+
+# No per-example deadline: a test must never fail because the machine was busy.
+# `HYPOTHESIS_PROFILE=long` runs many more examples when there is time to spare.
+settings.register_profile("ci", deadline=None, max_examples=200)
+settings.register_profile("long", deadline=None, max_examples=20_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

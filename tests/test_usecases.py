@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.domain.controls import Controls, Overlap
+from bridge.domain.plan import PublisherUnit
 from bridge.domain.results import destination_record
 from bridge.domain.runs import RunState
 from bridge.domain.triggers import TriggerEvent
@@ -20,7 +21,7 @@ from bridge.usecases.dispatch import handle_trigger
 from bridge.usecases.record import record_destination
 from bridge.usecases.redrive import redrive_run
 from bridge.usecases.register import ListSource, register_group
-from publishers.publish import run_publisher_unit
+from publishers.publish import UnitOutcome, run_publisher_unit
 from tests.conftest import FakeClock, numbered_jobs, write_jobs
 from tests.fakes import RecordingInvoker, RecordingSink
 
@@ -69,19 +70,22 @@ class World:
             clock=self.clock,
         )
 
+    def publish(self, unit: PublisherUnit) -> UnitOutcome:
+        return run_publisher_unit(
+            unit,
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self.invoker,
+            sinks=self.sink,
+            clock=self.clock,
+        )
+
     def drain_publishers(self) -> int:
         """Run queued publisher units (and the children they queue) until none is left."""
         ran = 0
         while units := self.invoker.take():
             for unit in units:
-                run_publisher_unit(
-                    unit,
-                    registry=self.registry,
-                    ledger=self.ledger,
-                    publishers=self.invoker,
-                    sinks=self.sink,
-                    clock=self.clock,
-                )
+                self.publish(unit)
                 ran += 1
         return ran
 
@@ -168,42 +172,14 @@ def test_a_publisher_that_crashes_mid_part_is_retried_and_the_part_counted_once(
     world.trigger(world.event(SLOT))
     world.sink.crash_after = 1200  # the second leaf dies after 200 of its 500 jobs
     units = world.invoker.take()
-    run_publisher_unit(
-        units[0],
-        registry=world.registry,
-        ledger=world.ledger,
-        publishers=world.invoker,
-        sinks=world.sink,
-        clock=world.clock,
-    )
+    world.publish(units[0])
     leaves = world.invoker.take()
-    run_publisher_unit(
-        leaves[0],
-        registry=world.registry,
-        ledger=world.ledger,
-        publishers=world.invoker,
-        sinks=world.sink,
-        clock=world.clock,
-    )
+    world.publish(leaves[0])
     with pytest.raises(RuntimeError, match="crashed"):
-        run_publisher_unit(
-            leaves[1],
-            registry=world.registry,
-            ledger=world.ledger,
-            publishers=world.invoker,
-            sinks=world.sink,
-            clock=world.clock,
-        )
+        world.publish(leaves[1])
     # Lambda retries the failed unit, and a duplicate of the finished one arrives too.
     for unit in (leaves[1], leaves[0]):
-        run_publisher_unit(
-            unit,
-            registry=world.registry,
-            ledger=world.ledger,
-            publishers=world.invoker,
-            sinks=world.sink,
-            clock=world.clock,
-        )
+        world.publish(unit)
     ids = world.sink.job_ids()
     assert set(ids) == {f"a-{i}" for i in range(1500)}
     assert len(ids) == 1700  # the crashed part's first 200 went out twice: at least once
@@ -235,14 +211,7 @@ def test_overlap_replace_cancels_the_old_run_and_its_publishers_stop(world: Worl
     second = world.trigger(world.event())
     assert second.decision == "opened" and second.cancelled == first.run_id
     for unit in old_units:
-        outcome = run_publisher_unit(
-            unit,
-            registry=world.registry,
-            ledger=world.ledger,
-            publishers=world.invoker,
-            sinks=world.sink,
-            clock=world.clock,
-        )
+        outcome = world.publish(unit)
         assert outcome.reason == "run was cancelled"
     assert world.sink.envelopes == []
     world.drain_publishers()

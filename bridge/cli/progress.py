@@ -24,7 +24,8 @@ def watch_run(ledger: Ledger, run_id: str, console: Console, *, interval: float 
         TextColumn("{task.fields[counts]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    # A pipe or a log file gets the summary line only, not frames of a bar.
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task(run.run_id, total=max(run.total, 1), counts=_counts(run))
         while True:
             progress.update(task, completed=run.done, counts=_counts(run))

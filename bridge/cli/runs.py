@@ -13,7 +13,7 @@ from bridge.cli.progress import summary_line, watch_run
 from bridge.domain.results import JobStatus
 from bridge.domain.runs import Run, RunState
 from bridge.domain.triggers import format_time
-from bridge.exceptions import RunNotFound
+from bridge.exceptions import RunNotFound, Unavailable
 from bridge.local.invoke_client import LambdaApiInvoker
 from bridge.local.ledger import SqliteLedger
 from bridge.local.registry import FileRegistry
@@ -113,6 +113,7 @@ def redrive(
     _run(ledger, run_id)
     endpoint = the_home.endpoint()
     with httpx.Client(timeout=10) as client:
+        _require_server(client, endpoint.url)
         invoker = LambdaApiInvoker(
             endpoint.url, user_agent=the_home.secret(), function=PUBLISHER_FUNCTION, client=client
         )
@@ -124,6 +125,16 @@ def redrive(
     )
     if wait:
         finish_watch(ledger, run_id)
+
+
+def _require_server(client: httpx.Client, url: str) -> None:
+    """Fail before touching the ledger if no `cronbridge serve` answers at `url`."""
+    try:
+        client.get(url)
+    except httpx.HTTPError:
+        raise Unavailable(
+            f"no local runtime answers at {url}", hint="start it with `cronbridge serve`"
+        ) from None
 
 
 def finish_watch(ledger: SqliteLedger, run_id: str) -> None:

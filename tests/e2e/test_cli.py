@@ -114,104 +114,31 @@ def test_a_bad_list_reports_every_bad_line_and_registers_nothing(
     assert state_files(home) == before
 
 
+ECHO = "python:publishers.examples:echo"
+
+
+def register_args(
+    *extra: str, group: str = "g", target: str = ECHO, lists: str = "a=GOOD"
+) -> list[str]:
+    return ["groups", "register", group, "--target", target, "--list", lists, *extra]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (
-            [
-                "groups",
-                "register",
-                "Bad_Name",
-                "--target",
-                "python:publishers.examples:echo",
-                "--list",
-                "a=GOOD",
-            ],
-            "invalid group name 'Bad_Name'",
-        ),
-        (
-            ["groups", "register", "g", "--target", "python:nowhere_module:f", "--list", "a=GOOD"],
-            "cannot import module 'nowhere_module'",
-        ),
-        (
-            ["groups", "register", "g", "--target", "http://127.0.0.1:9/x", "--list", "a=GOOD"],
-            "cannot reach target http://127.0.0.1:9/x",
-        ),
-        (
-            ["groups", "register", "g", "--target", "worker", "--list", "a=GOOD"],
-            "target 'worker' is not one of",
-        ),
-        (
-            ["groups", "register", "g", "--target", "lambda:w", "--list", "a=GOOD"],
-            "runs on AWS only",
-        ),
-        (
-            [
-                "groups",
-                "register",
-                "g",
-                "--target",
-                "python:publishers.examples:echo",
-                "--list",
-                "a=/no/such/file",
-            ],
-            "does not exist",
-        ),
-        (
-            [
-                "groups",
-                "register",
-                "g",
-                "--target",
-                "python:publishers.examples:echo",
-                "--list",
-                "GOOD",
-            ],
-            "must be NAME=FILE",
-        ),
-        (
-            [
-                "groups",
-                "register",
-                "g",
-                "--target",
-                "python:publishers.examples:echo",
-                "--list",
-                "a=GOOD",
-                "--overlap",
-                "maybe",
-            ],
-            "overlap must be one of",
-        ),
-        (
-            [
-                "groups",
-                "register",
-                "g",
-                "--target",
-                "python:publishers.examples:echo",
-                "--list",
-                "a=GOOD",
-                "--timeout",
-                "soon",
-            ],
-            "--timeout: cannot read 'soon'",
-        ),
-        (
-            [
-                "groups",
-                "register",
-                "g",
-                "--target",
-                "python:publishers.examples:echo",
-                "--list",
-                "a=GOOD",
-                "--max-attempts",
-                "5",
-            ],
-            "max_attempts must be between 1 and 3",
-        ),
+        (register_args(group="Bad_Name"), "invalid group name 'Bad_Name'"),
+        (register_args(target="python:nowhere_module:f"), "cannot import module 'nowhere_module'"),
+        (register_args(target="http://127.0.0.1:9/x"), "cannot reach target http://127.0.0.1:9/x"),
+        (register_args(target="worker"), "target 'worker' is not one of"),
+        (register_args(target="lambda:w"), "runs on AWS only"),
+        (register_args(lists="a=/no/such/file"), "does not exist"),
+        (register_args(lists="GOOD"), "must be NAME=FILE"),
+        (register_args("--overlap", "maybe"), "overlap must be one of"),
+        (register_args("--timeout", "soon"), "--timeout: cannot read 'soon'"),
+        (register_args("--max-attempts", "5"), "max_attempts must be between 1 and 3"),
+        (register_args("--max-rate", "0"), "max_rate must be more than 0"),
         (["groups", "show", "nope"], "group 'nope' is not registered"),
+        (["groups", "delete", "nope", "--yes"], "group 'nope' is not registered"),
         (["runs", "show", "g.nope"], "run 'g.nope' is not in the ledger"),
         (["runs", "redrive", "g.nope"], "run 'g.nope' is not in the ledger"),
         (["trigger", "Bad"], "invalid group name 'Bad'"),
@@ -285,3 +212,31 @@ def test_demo_runs_a_thousand_jobs_to_success(tmp_path: Path) -> None:
     assert "registered group demo v1: 1,000 jobs in 2 lists" in done.stdout
     assert "succeeded: 1,000 succeeded, 0 failed of 1,000" in done.stdout
     assert "curl -fsS -X PUT -A " in done.stdout
+
+
+def test_redrive_without_a_running_server_changes_nothing(
+    capsys: pytest.CaptureFixture[str], home: Home
+) -> None:
+    from datetime import UTC, datetime
+
+    from bridge.domain.results import JobRef, JobResult, JobStatus
+    from bridge.domain.runs import Run, RunState
+    from bridge.local.ledger import SqliteLedger
+
+    t0 = datetime(2026, 11, 22, tzinfo=UTC)
+    ledger = SqliteLedger(home.ledger_path)
+    ledger.open_run(Run("g.r", "g", 1, RunState.RUNNING, 1, t0, t0), previous=None, cancel=None)
+    ledger.record_result(
+        JobResult(JobRef("g.r", "g", "a", "j", "t", 1), JobStatus.FAILED, 3, t0, "E: x")
+    )
+    home.save_endpoint(type(home.endpoint())(url="http://127.0.0.1:9", bucket="b"))
+    code, _, err = run(capsys, "runs", "redrive", "g.r")
+    assert code == 1
+    assert "no local runtime answers at http://127.0.0.1:9" in err
+    after = ledger.get_run("g.r")
+    assert after is not None and (after.state, after.failed, after.attempt) == (
+        RunState.FAILED,
+        1,
+        1,
+    )
+    ledger.close()
