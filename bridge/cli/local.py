@@ -84,9 +84,10 @@ def serve(
     try:
         stop.wait()
     finally:
-        out.print("stopping")
         server.stop()
         runtime.close()
+        rejected = ", ".join(f"{code} {n}" for code, n in sorted(server.rejected.items()))
+        out.print(f"stopped; requests rejected: {rejected or 'none'}", markup=False)
 
 
 @app.command()
@@ -209,7 +210,7 @@ def _request(
     note: str = "",
 ) -> TriggerRequest:
     return build_trigger_request(
-        f"{endpoint.url}/{endpoint.bucket}",
+        endpoint.bucket_url,
         group,
         user_agent=the_home.secret(),
         scheduled_time=when,

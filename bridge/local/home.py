@@ -20,8 +20,13 @@ class Endpoint:
     url: str  # e.g. http://127.0.0.1:8787
     bucket: str
 
+    @property
+    def bucket_url(self) -> str:
+        """Path-style, as S3 addresses a bucket on a custom endpoint."""
+        return f"{self.url}/{self.bucket}"
+
     def trigger_url(self, group: str) -> str:
-        return f"{self.url}/{self.bucket}/triggers/{group}"
+        return f"{self.bucket_url}/triggers/{group}"
 
 
 @dataclass(frozen=True)
