@@ -105,7 +105,9 @@ class Ledger(Protocol):
     def begin_redrive(self, run_id: str) -> tuple[Run, dict[str, int]]:
         """Mark a failed run's failed jobs for a new attempt: the run, and jobs per list.
 
-        RunNotFound for an unknown run; InvalidInput unless the run is failed.
+        A run whose last redrive never launched (running, `attempt > 1`,
+        `launched < attempt`) is resumed: any failed job still unmarked is marked,
+        and the same attempt is returned. RunNotFound for an unknown run; InvalidInput for any other state.
         """
         ...
 

@@ -269,6 +269,17 @@ class SqliteLedger:
                 raise RunNotFound(
                     f"run {run_id!r} is not in the ledger", hint="see `cronbridge runs list GROUP`"
                 )
+            if run.attempt > 1 and run.state is RunState.RUNNING and run.launched < run.attempt:
+                # Resuming: this transaction marked every failed job last time.
+                per_list = {
+                    row["list"]: int(row["n"])
+                    for row in conn.execute(
+                        "SELECT list, count(*) AS n FROM results"
+                        " WHERE run_id = ? AND status = ? AND attempt = ? GROUP BY list",
+                        (run_id, JobStatus.REDRIVE.value, run.attempt),
+                    )
+                }
+                return run, per_list
             if run.state is not RunState.FAILED:
                 raise InvalidInput(
                     f"run {run_id} is {run.state}; only a failed run can be redriven",

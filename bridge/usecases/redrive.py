@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.domain.plan import root_units
-from bridge.domain.runs import Run, RunState
+from bridge.domain.runs import Run
 from bridge.domain.triggers import format_time
 from bridge.ports import Ledger, PublisherInvoker, Registry
 
@@ -22,20 +22,13 @@ class RedriveOutcome:
 def redrive_run(
     run_id: str, *, registry: Registry, ledger: Ledger, publishers: PublisherInvoker
 ) -> RedriveOutcome:
-    """RunNotFound, or InvalidInput if the run is not a finished run with failed jobs.
+    """RunNotFound, or InvalidInput if the run is not a failed run.
 
     A redrive whose publishers never started (the invoke failed) is resumed by
-    asking again: the run is running, but its latest attempt was not launched.
+    asking again.
     """
-    run = ledger.get_run(run_id)
-    if run is not None and run.state is RunState.RUNNING and run.launched < run.attempt:
-        manifest = registry.load_manifest(run.group, run.version)
-        per_list = {
-            jl.name: len(ledger.redrive_jobs(run_id, jl.name, run.attempt)) for jl in manifest.lists
-        }
-    else:
-        run, per_list = ledger.begin_redrive(run_id)
-        manifest = registry.load_manifest(run.group, run.version)
+    run, per_list = ledger.begin_redrive(run_id)
+    manifest = registry.load_manifest(run.group, run.version)
     units = [
         unit
         for unit in root_units(
