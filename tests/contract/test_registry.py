@@ -1,4 +1,4 @@
-"""The file registry and the register use case, on real files."""
+"""The registry and the register use case, on both adapter families."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ import pytest
 from bridge.domain.controls import Controls
 from bridge.domain.groups import Job
 from bridge.exceptions import Conflict, GroupNotFound, InvalidInput, InvalidJobList, InvalidTarget
-from bridge.local.home import Home
 from bridge.local.registry import FileRegistry
 from bridge.local.targets import check_local_target
+from bridge.ports import Registry
 from bridge.usecases.register import ListSource, register_group
 from tests.conftest import FakeClock, numbered_jobs, write_jobs
+from tests.contract.conftest import snapshot
 
 source = ListSource.from_path
 
 
 def register(
-    registry: FileRegistry,
+    registry: Registry,
     clock: FakeClock,
     *sources: ListSource,
     group: str = "g",
@@ -38,30 +39,20 @@ def register(
     return manifest.version
 
 
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
-
-
-@pytest.fixture
-def registry(home: Home) -> FileRegistry:
-    return FileRegistry(home.state_dir)
-
-
 def test_register_writes_the_state_bucket_layout(
-    registry: FileRegistry, clock: FakeClock, tmp_path: Path
+    registry: Registry, clock: FakeClock, tmp_path: Path
 ) -> None:
     a = write_jobs(tmp_path / "a.jsonl", numbered_jobs("a", 2500))
     b = write_jobs(tmp_path / "b.jsonl", numbered_jobs("b", 3))
     assert register(registry, clock, source("a", a), source("b", b)) == 1
-    root = registry.root / "groups" / "g"
-    assert (root / "current.json").read_text() == '{"version": 1}'
-    assert sorted(p.name for p in (root / "v1" / "lists" / "a").iterdir()) == [
-        "part-0.jsonl",
-        "part-1.jsonl",
-        "part-2.jsonl",
+    stored = snapshot(registry)
+    assert stored["groups/g/current.json"] == b'{"version": 1}'
+    assert sorted(k for k in stored if k.startswith("groups/g/v1/lists/a/")) == [
+        "groups/g/v1/lists/a/part-0.jsonl",
+        "groups/g/v1/lists/a/part-1.jsonl",
+        "groups/g/v1/lists/a/part-2.jsonl",
     ]
+    assert "groups/g/v1/group.json" in stored and len(stored) == 6
     manifest = registry.load_manifest("g")
     assert [(jl.name, jl.parts) for jl in manifest.lists] == [("a", (1000, 1000, 500)), ("b", (3,))]
     jobs = list(registry.read_part("g", 1, "a", 2))
@@ -69,7 +60,7 @@ def test_register_writes_the_state_bucket_layout(
 
 
 def test_a_new_registration_is_a_new_version_and_the_old_one_stays(
-    registry: FileRegistry, clock: FakeClock, tmp_path: Path
+    registry: Registry, clock: FakeClock, tmp_path: Path
 ) -> None:
     a = write_jobs(tmp_path / "a.jsonl", numbered_jobs("a", 2))
     register(registry, clock, source("a", a))
@@ -81,11 +72,11 @@ def test_a_new_registration_is_a_new_version_and_the_old_one_stays(
 
 
 def test_bad_lists_report_every_line_and_change_nothing(
-    registry: FileRegistry, clock: FakeClock, tmp_path: Path
+    registry: Registry, clock: FakeClock, tmp_path: Path
 ) -> None:
     good = write_jobs(tmp_path / "good.jsonl", numbered_jobs("a", 3))
     register(registry, clock, source("a", good))
-    before = snapshot(registry.root)
+    before = snapshot(registry)
     bad = write_jobs(
         tmp_path / "bad.jsonl",
         ['{"id": "x"}', "oops", '{"id": "x"}', '{"id": "big", "payload": "' + "y" * 210_000 + '"}'],
@@ -93,7 +84,7 @@ def test_bad_lists_report_every_line_and_change_nothing(
     with pytest.raises(InvalidJobList) as info:
         register(registry, clock, source("a", good), source("b", bad))
     assert [(p.list_name, p.line) for p in info.value.problems] == [("b", 2), ("b", 3), ("b", 4)]
-    assert snapshot(registry.root) == before
+    assert snapshot(registry) == before
 
 
 @pytest.mark.parametrize(
@@ -110,7 +101,7 @@ def test_bad_lists_report_every_line_and_change_nothing(
     ],
 )
 def test_bad_registrations_change_nothing(
-    registry: FileRegistry,
+    registry: Registry,
     clock: FakeClock,
     tmp_path: Path,
     group: str,
@@ -119,14 +110,14 @@ def test_bad_registrations_change_nothing(
     error: type[Exception],
 ) -> None:
     path = write_jobs(tmp_path / "a.jsonl", numbered_jobs("a", 2))
-    before = snapshot(registry.root)
+    before = snapshot(registry)
     with pytest.raises(error):
         register(registry, clock, *(source(n, path) for n in lists), group=group, target=target)
-    assert snapshot(registry.root) == before
+    assert snapshot(registry) == before
 
 
 def test_current_moves_only_from_the_expected_version(
-    registry: FileRegistry, clock: FakeClock, tmp_path: Path
+    registry: Registry, clock: FakeClock, tmp_path: Path
 ) -> None:
     register(registry, clock, source("a", write_jobs(tmp_path / "a.jsonl", numbered_jobs("a", 1))))
     with pytest.raises(Conflict):
@@ -135,14 +126,14 @@ def test_current_moves_only_from_the_expected_version(
 
 
 def test_concurrent_registrations_each_get_their_own_version(
-    registry: FileRegistry, clock: FakeClock, tmp_path: Path
+    file_registry: FileRegistry, clock: FakeClock, tmp_path: Path
 ) -> None:
     paths = [write_jobs(tmp_path / f"{i}.jsonl", numbered_jobs(f"r{i}", 50)) for i in range(6)]
     outcomes: list[object] = []
 
     def attempt(path: Path) -> None:
         try:
-            outcomes.append(register(registry, clock, source("a", path)))
+            outcomes.append(register(file_registry, clock, source("a", path)))
         except Conflict as exc:
             outcomes.append(exc)
 
@@ -153,14 +144,14 @@ def test_concurrent_registrations_each_get_their_own_version(
         t.join()
     versions = [o for o in outcomes if isinstance(o, int)]
     assert len(set(versions)) == len(versions) >= 1
-    current = registry.load_manifest("g")
-    ids = {job.id for job in registry.read_part("g", current.version, "a", 0)}
+    current = file_registry.load_manifest("g")
+    ids = {job.id for job in file_registry.read_part("g", current.version, "a", 0)}
     assert (
         len(ids) == 50 and len({i.split("-")[0] for i in ids}) == 1
     )  # one registration's jobs, unmixed
 
 
-def test_list_and_delete(registry: FileRegistry, clock: FakeClock, tmp_path: Path) -> None:
+def test_list_and_delete(registry: Registry, clock: FakeClock, tmp_path: Path) -> None:
     path = write_jobs(tmp_path / "a.jsonl", numbered_jobs("a", 1))
     register(registry, clock, source("a", path), group="one")
     register(registry, clock, source("a", path), group="two")

@@ -1,12 +1,12 @@
 """The SQLite ledger: conditional opens, exactly-once counting, completion, redrive.
 
-Concurrency is tested here, on real SQLite transactions, with real threads.
+Runs against both adapter families; concurrency only on real SQLite transactions with
+real threads (moto's DynamoDB is not atomic under concurrent threads).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,17 +15,10 @@ import pytest
 from bridge.domain.results import JobRef, JobResult, JobStatus
 from bridge.domain.runs import Run, RunState, skipped_run
 from bridge.exceptions import Conflict, InvalidInput, RunNotFound
-from bridge.local.home import Home
 from bridge.local.ledger import SqliteLedger
+from bridge.ports import Ledger
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def ledger(home: Home) -> Iterator[SqliteLedger]:
-    store = SqliteLedger(home.ledger_path)
-    yield store
-    store.close()
 
 
 def make_run(run_id: str = "g.r1", total: int = 3, group: str = "g") -> Run:
@@ -50,7 +43,7 @@ def result(
     )
 
 
-def test_open_run_is_conditional(ledger: SqliteLedger) -> None:
+def test_open_run_is_conditional(ledger: Ledger) -> None:
     assert ledger.open_run(make_run(), previous=None, cancel=None) == "opened"
     assert ledger.open_run(make_run(), previous=None, cancel=None) == "duplicate"
     assert ledger.latest_run("g") == make_run()
@@ -59,7 +52,7 @@ def test_open_run_is_conditional(ledger: SqliteLedger) -> None:
     assert ledger.get_run("g.r2") is None
 
 
-def test_replace_cancels_the_previous_run_in_the_same_transaction(ledger: SqliteLedger) -> None:
+def test_replace_cancels_the_previous_run_in_the_same_transaction(ledger: Ledger) -> None:
     ledger.open_run(make_run(), previous=None, cancel=None)
     ledger.open_run(make_run("g.r2"), previous="g.r1", cancel="g.r1")
     old = ledger.get_run("g.r1")
@@ -69,7 +62,7 @@ def test_replace_cancels_the_previous_run_in_the_same_transaction(ledger: Sqlite
     assert ledger.latest_run("g") == make_run("g.r2")
 
 
-def test_skips_are_recorded_once_and_do_not_become_the_head(ledger: SqliteLedger) -> None:
+def test_skips_are_recorded_once_and_do_not_become_the_head(ledger: Ledger) -> None:
     skipped = skipped_run(make_run("g.s"), "overlap: run g.r1 is still running")
     assert ledger.record_skip(skipped) == "opened"
     assert ledger.record_skip(skipped) == "duplicate"
@@ -77,7 +70,7 @@ def test_skips_are_recorded_once_and_do_not_become_the_head(ledger: SqliteLedger
     assert ledger.latest_run("g") is None
 
 
-def test_parts_are_marked_once_and_counted_once(ledger: SqliteLedger) -> None:
+def test_parts_are_marked_once_and_counted_once(ledger: Ledger) -> None:
     ledger.open_run(make_run(total=1500), previous=None, cancel=None)
     assert not ledger.part_dispatched("g.r1", "a", 0, 1)
     assert ledger.mark_part_dispatched("g.r1", "a", 0, 1, 1000)
@@ -88,7 +81,7 @@ def test_parts_are_marked_once_and_counted_once(ledger: SqliteLedger) -> None:
     assert run is not None and run.dispatched == 1500
 
 
-def test_results_count_once_and_the_last_one_ends_the_run(ledger: SqliteLedger) -> None:
+def test_results_count_once_and_the_last_one_ends_the_run(ledger: Ledger) -> None:
     ledger.open_run(make_run(total=3), previous=None, cancel=None)
     assert ledger.record_result(result("j1", at=5))
     assert not ledger.record_result(result("j1", at=9))  # a duplicate delivery
@@ -104,15 +97,15 @@ def test_results_count_once_and_the_last_one_ends_the_run(ledger: SqliteLedger) 
     assert [(r.ref.job_id, r.error, r.tries) for r in failed] == [("j2", "RuntimeError: no", 3)]
 
 
-def test_concurrent_duplicate_results_are_counted_exactly_once(ledger: SqliteLedger) -> None:
+def test_concurrent_duplicate_results_are_counted_exactly_once(sqlite_ledger: SqliteLedger) -> None:
     jobs = [f"j{i}" for i in range(300)]
-    ledger.open_run(make_run(total=len(jobs)), previous=None, cancel=None)
+    sqlite_ledger.open_run(make_run(total=len(jobs)), previous=None, cancel=None)
     counted: list[bool] = []
     lock = threading.Lock()
 
     def deliver(offset: int) -> None:
         for job in jobs[offset:] + jobs[:offset]:
-            ok = ledger.record_result(result(job, ok=int(job[1:]) % 10 != 0))
+            ok = sqlite_ledger.record_result(result(job, ok=int(job[1:]) % 10 != 0))
             with lock:
                 counted.append(ok)
 
@@ -121,17 +114,17 @@ def test_concurrent_duplicate_results_are_counted_exactly_once(ledger: SqliteLed
         t.start()
     for t in threads:
         t.join()
-    run = ledger.get_run("g.r1")
+    run = sqlite_ledger.get_run("g.r1")
     assert run is not None
     assert sum(counted) == 300 and len(counted) == 1800
     assert (run.succeeded, run.failed, run.state) == (270, 30, RunState.FAILED)
 
 
-def test_concurrent_opens_of_one_slot_open_one_run(ledger: SqliteLedger) -> None:
+def test_concurrent_opens_of_one_slot_open_one_run(sqlite_ledger: SqliteLedger) -> None:
     answers: list[str] = []
 
     def open_it() -> None:
-        answers.append(ledger.open_run(make_run(), previous=None, cancel=None))
+        answers.append(sqlite_ledger.open_run(make_run(), previous=None, cancel=None))
 
     threads = [threading.Thread(target=open_it) for _ in range(8)]
     for t in threads:
@@ -141,7 +134,7 @@ def test_concurrent_opens_of_one_slot_open_one_run(ledger: SqliteLedger) -> None
     assert sorted(answers) == ["duplicate"] * 7 + ["opened"]
 
 
-def test_redrive_reopens_only_failed_jobs_and_ignores_stale_results(ledger: SqliteLedger) -> None:
+def test_redrive_reopens_only_failed_jobs_and_ignores_stale_results(ledger: Ledger) -> None:
     ledger.open_run(make_run(total=3), previous=None, cancel=None)
     ledger.record_result(result("j1"))
     ledger.record_result(result("j2", ok=False))
@@ -162,7 +155,7 @@ def test_redrive_reopens_only_failed_jobs_and_ignores_stale_results(ledger: Sqli
     )
 
 
-def test_only_a_failed_run_can_be_redriven(ledger: SqliteLedger) -> None:
+def test_only_a_failed_run_can_be_redriven(ledger: Ledger) -> None:
     with pytest.raises(RunNotFound):
         ledger.begin_redrive("g.nope")
     ledger.open_run(make_run(total=1), previous=None, cancel=None)
@@ -173,7 +166,7 @@ def test_only_a_failed_run_can_be_redriven(ledger: SqliteLedger) -> None:
         ledger.begin_redrive("g.r1")
 
 
-def test_launched_only_moves_forward(ledger: SqliteLedger) -> None:
+def test_launched_only_moves_forward(ledger: Ledger) -> None:
     ledger.open_run(make_run(), previous=None, cancel=None)
     ledger.mark_launched("g.r1", 2)
     ledger.mark_launched("g.r1", 1)
@@ -181,9 +174,10 @@ def test_launched_only_moves_forward(ledger: SqliteLedger) -> None:
     assert run is not None and run.launched == 2
 
 
-def test_list_runs_newest_first_by_group(ledger: SqliteLedger) -> None:
-    ledger.open_run(make_run("g.a"), previous=None, cancel=None)
-    ledger.open_run(make_run("g.b"), previous="g.a", cancel=None)
-    ledger.open_run(replace(make_run("h.c", group="h")), previous=None, cancel=None)
+def test_list_runs_newest_first_by_group(ledger: Ledger) -> None:
+    for minute, (run_id, previous) in enumerate([("g.a", None), ("g.b", "g.a"), ("h.c", None)]):
+        opened = T0 + timedelta(minutes=minute)
+        run = replace(make_run(run_id, group=run_id[0]), opened_at=opened, slot_time=opened)
+        ledger.open_run(run, previous=previous, cancel=None)
     assert [r.run_id for r in ledger.list_runs("g", 10)] == ["g.b", "g.a"]
     assert [r.run_id for r in ledger.list_runs(None, 2)] == ["h.c", "g.b"]

@@ -1,0 +1,174 @@
+"""The S3 registry: groups in the state bucket (DESIGN.md §3.2).
+
+    groups/<group>/current.json                      {"version": N}
+    groups/<group>/v<N>/group.json                   the manifest (immutable)
+    groups/<group>/v<N>/lists/<list>/part-<k>.jsonl  at most 1,000 jobs each
+
+A version's manifest is claimed with `If-None-Match: *` and `current` is moved with
+`If-Match: <etag>`, S3's conditional writes, so two registrations never share a
+version and `current` never moves from under someone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bridge.domain.groups import GroupManifest, Job, decode_job, encode_job
+from bridge.domain.names import validate_group_name
+from bridge.exceptions import Conflict, GroupNotFound
+
+__all__ = ["S3Registry"]
+
+_DELETE_BATCH = 1000
+
+
+class S3Registry:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self.bucket = bucket
+
+    def current_version(self, group: str) -> int | None:
+        current = self._current(group)
+        return None if current is None else current[0]
+
+    def load_manifest(self, group: str, version: int | None = None) -> GroupManifest:
+        if version is None:
+            version = self.current_version(group)
+            if version is None:
+                raise GroupNotFound(
+                    f"group {group!r} is not registered",
+                    hint="see `cronbridge groups list`, or register it with `cronbridge groups register`",
+                )
+        body = self._get(f"{_prefix(group)}v{version}/group.json")
+        if body is None:
+            raise GroupNotFound(f"group {group!r} has no version {version}")
+        return GroupManifest.from_dict(json.loads(body))
+
+    def create_manifest(self, manifest: GroupManifest) -> None:
+        key = f"{_prefix(manifest.group)}v{manifest.version}/group.json"
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=json.dumps(manifest.to_dict(), indent=2).encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise Conflict(f"version {manifest.version} of {manifest.group!r} exists") from None
+            raise
+
+    def write_part(
+        self, group: str, version: int, list_name: str, part: int, jobs: Sequence[Job]
+    ) -> None:
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=_part_key(group, version, list_name, part),
+            Body="".join(encode_job(job) + "\n" for job in jobs).encode(),
+            ContentType="application/x-ndjson",
+        )
+
+    def read_part(self, group: str, version: int, list_name: str, part: int) -> Iterator[Job]:
+        key = _part_key(group, version, list_name, part)
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                raise GroupNotFound(
+                    f"part {part} of list {list_name!r} of {group!r} v{version} is missing"
+                ) from None
+            raise
+        body = response["Body"]
+        try:
+            # Streamed line by line: a publisher's memory does not grow with the part.
+            for line in body.iter_lines():
+                if line:
+                    yield decode_job(line)
+        finally:
+            body.close()
+
+    def set_current(self, group: str, version: int, expected: int | None) -> None:
+        current = self._current(group)
+        found, etag = (None, None) if current is None else current
+        if found != expected:
+            raise Conflict(
+                f"group {group!r} was registered by someone else meanwhile (now v{found}); try again"
+            )
+        condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=f"{_prefix(group)}current.json",
+                Body=json.dumps({"version": version}).encode(),
+                ContentType="application/json",
+                **condition,
+            )
+        except ClientError as exc:
+            if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise Conflict(
+                    f"group {group!r} was registered by someone else meanwhile; try again"
+                ) from None
+            raise
+
+    def list_groups(self) -> list[str]:
+        groups = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix="groups/", Delimiter="/"
+        ):
+            for prefix in page.get("CommonPrefixes", []):
+                name = prefix["Prefix"][len("groups/") : -1]
+                if self._current(name) is not None:
+                    groups.append(name)
+        return sorted(groups)
+
+    def delete_group(self, group: str) -> None:
+        if self._current(group) is None:
+            raise GroupNotFound(f"group {group!r} is not registered")
+        # The pointer first: from this instant the group is gone for triggers.
+        self._s3.delete_object(Bucket=self.bucket, Key=f"{_prefix(group)}current.json")
+        keys: list[dict[str, str]] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=_prefix(group)
+        ):
+            keys.extend({"Key": obj["Key"]} for obj in page.get("Contents", []))
+        for start in range(0, len(keys), _DELETE_BATCH):
+            self._s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": keys[start : start + _DELETE_BATCH], "Quiet": True},
+            )
+
+    def _current(self, group: str) -> tuple[int, str] | None:
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=f"{_prefix(group)}current.json")
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        data = json.loads(response["Body"].read())
+        return int(data["version"]), str(response["ETag"])
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        return bytes(response["Body"].read())
+
+
+def _prefix(group: str) -> str:
+    return f"groups/{validate_group_name(group)}/"
+
+
+def _part_key(group: str, version: int, list_name: str, part: int) -> str:
+    return f"{_prefix(group)}v{version}/lists/{list_name}/part-{part}.jsonl"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
