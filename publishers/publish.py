@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bridge.domain.plan import DEFAULT_BRANCHING, PublisherUnit, split_unit
@@ -12,15 +13,17 @@ from bridge.exceptions import RunNotFound
 from bridge.ports import Clock, Ledger, PublisherInvoker, Registry, SinkFactory
 from publishers.pacing import Pacer
 
-__all__ = ["SEND_BATCH", "UnitOutcome", "run_publisher_unit"]
+__all__ = ["SEND_BATCH", "STOP_MARGIN", "UnitOutcome", "run_publisher_unit"]
 
 #: envelopes handed to the sink at once when no pacing applies (SQS takes 10 a call)
 SEND_BATCH = 10
+#: seconds a leaf keeps in hand before its deadline to hand over and re-invoke itself
+STOP_MARGIN = 10.0
 
 
 @dataclass(frozen=True)
 class UnitOutcome:
-    action: str  # "split" | "dispatched" | "skipped"
+    action: str  # "split" | "dispatched" | "continued" | "skipped"
     children: int = 0
     jobs: int = 0
     reason: str = ""
@@ -35,7 +38,14 @@ def run_publisher_unit(
     sinks: SinkFactory,
     clock: Clock,
     branching: int = DEFAULT_BRANCHING,
+    time_left: Callable[[], float] | None = None,
 ) -> UnitOutcome:
+    """Split a unit, or dispatch its part's jobs.
+
+    `time_left` (seconds, e.g. from the Lambda context) lets a slow, paced leaf stop
+    with `STOP_MARGIN` to spare and hand the rest of its part to a continuation of
+    itself; the part is marked dispatched only when its last job is handed over.
+    """
     run = ledger.get_run(unit.run_id)
     if run is None:
         raise RunNotFound(f"run {unit.run_id!r} is not in the ledger")
@@ -62,9 +72,16 @@ def run_publisher_unit(
     batch_size = 1 if pacer.active else SEND_BATCH
     batch: list[dict[str, Any]] = []
     count = 0
-    for job in registry.read_part(unit.group, unit.version, unit.list_name, unit.part):
-        if wanted is not None and job.id not in wanted:
+    jobs = registry.read_part(unit.group, unit.version, unit.list_name, unit.part)
+    for position, job in enumerate(jobs):
+        if position < unit.offset or (wanted is not None and job.id not in wanted):
             continue
+        if time_left is not None and time_left() < STOP_MARGIN:
+            sink.send(batch)
+            publishers.invoke_publishers([replace(unit, offset=position)])
+            return UnitOutcome(
+                "continued", jobs=count, reason=f"deadline near; continues at job {position}"
+            )
         pacer.wait()
         batch.append(build_envelope(unit, job))
         count += 1
@@ -73,5 +90,6 @@ def run_publisher_unit(
             batch = []
     if batch:
         sink.send(batch)
-    ledger.mark_part_dispatched(unit.run_id, unit.list_name, unit.part, unit.attempt, count)
+    part_size = manifest.job_list(unit.list_name).parts[unit.part]
+    ledger.mark_part_dispatched(unit.run_id, unit.list_name, unit.part, unit.attempt, part_size)
     return UnitOutcome("dispatched", jobs=count)

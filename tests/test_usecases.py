@@ -297,3 +297,34 @@ def test_a_redrive_whose_invoke_failed_is_resumed_by_asking_again(world: World) 
     assert again.jobs == 1
     world.drain_publishers()
     assert world.sink.job_ids() == ["a-1"]
+
+
+def test_a_leaf_near_its_deadline_hands_the_rest_of_its_part_to_a_continuation(
+    world: World,
+) -> None:
+    world.register({"a": 30}, Controls(max_rate=1))  # paced: 1 job a second
+    world.trigger(world.event(SLOT))
+    [leaf] = world.invoker.take()
+    deadline = world.clock.monotonic() + 20.5  # the Lambda has 20.5 s left
+
+    def time_left() -> float:
+        return deadline - world.clock.monotonic()
+
+    outcome = run_publisher_unit(
+        leaf,
+        registry=world.registry,
+        ledger=world.ledger,
+        publishers=world.invoker,
+        sinks=world.sink,
+        clock=world.clock,
+        time_left=time_left,
+    )
+    assert outcome.action == "continued"
+    [continuation] = world.invoker.take()
+    assert continuation.offset == outcome.jobs == len(world.sink.envelopes)
+    run = world.ledger.get_run("g.20261122T030000Z")
+    assert run is not None and run.dispatched == 0  # the part is not done yet
+    assert world.publish(continuation).action == "dispatched"
+    assert sorted(world.sink.job_ids(), key=lambda j: int(j[2:])) == [f"a-{i}" for i in range(30)]
+    run = world.ledger.get_run("g.20261122T030000Z")
+    assert run is not None and run.dispatched == 30

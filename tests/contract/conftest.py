@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from bridge.aws.ledger import DynamoLedger, table_definition
 from bridge.aws.registry import S3Registry
@@ -19,18 +18,6 @@ from bridge.local.registry import FileRegistry
 
 STATE_BUCKET = "cronbridge-state-test"
 TABLE = "cronbridge-ledger-test"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture(params=["local", "aws"])

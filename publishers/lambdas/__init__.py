@@ -1,0 +1,1 @@
+"""The publisher Lambda handler."""
