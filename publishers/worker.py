@@ -1,0 +1,273 @@
+"""The worker helper: wrap your handler, get one effect per (run, job).
+
+    from publishers.worker import cronbridge_worker
+
+    @cronbridge_worker
+    def handler(payload, job):
+        charge(payload["customer"])          # runs once per job of a run
+        return {"charged": True}
+
+Lambda's asynchronous invocation is at least once: the same job can arrive twice.
+Before running your function the helper claims (run, job) with a conditional write.
+A second invocation that finds the job done returns the first one's result without
+running it again; one that finds it still running waits for the first to finish (or
+to fail and release it) while its own time allows, and otherwise fails so Lambda tries
+it again later. Raising from your function releases the claim: the next attempt runs it.
+
+Claims live in the run ledger: DynamoDB when `CRONBRIDGE_LEDGER_TABLE` is set (the
+worker's role needs PutItem/GetItem/UpdateItem/DeleteItem on it), otherwise the local
+SQLite ledger in `$CRONBRIDGE_HOME`. Standard library and boto3 only.
+
+Without the helper, a raw handler receives the envelope `{"cronbridge": {...},
+"payload": ...}` and must itself be idempotent.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bridge.domain.results import JobRef, parse_envelope
+
+__all__ = [
+    "Claim",
+    "ClaimStore",
+    "DuplicateInProgress",
+    "DynamoClaims",
+    "SqliteClaims",
+    "cronbridge_worker",
+]
+
+#: how long a claim holds before another invocation may take it over (Lambda's maximum)
+LEASE_SECONDS = 900
+_POLL_SECONDS = 1.0
+_SAFETY_MS = 2000
+
+
+class DuplicateInProgress(RuntimeError):
+    """Another invocation of the same job is running; Lambda will try this one again."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: str  # "acquired" | "done" | "busy"
+    result: Any = None
+
+
+class ClaimStore(Protocol):
+    def claim(self, ref: JobRef, owner: str, now: float) -> Claim: ...
+    def complete(self, ref: JobRef, owner: str, result: Any) -> None: ...
+    def release(self, ref: JobRef, owner: str) -> None: ...
+
+
+class DynamoClaims:
+    """Claim items beside the run's other items: (`run#<run>`, `claim#<job>`)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def _key(self, ref: JobRef) -> dict[str, Any]:
+        return {"pk": {"S": f"run#{ref.run_id}"}, "sk": {"S": f"claim#{ref.job_id}"}}
+
+    def claim(self, ref: JobRef, owner: str, now: float) -> Claim:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    **self._key(ref),
+                    "state": {"S": "running"},
+                    "owner": {"S": owner},
+                    "lease_until": {"N": str(now + LEASE_SECONDS)},
+                    "expires_at": {"N": str(int(now) + 90 * 86400)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR (#state = :running AND lease_until < :now)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":running": {"S": "running"}, ":now": {"N": str(now)}},
+            )
+            return Claim("acquired")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+        item = self._db.get_item(
+            TableName=self._table, Key=self._key(ref), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return Claim("busy")  # released between our write and our read: look again
+        if item["state"]["S"] == "done":
+            return Claim("done", json.loads(item.get("result", {}).get("S", "null")))
+        return Claim("busy")
+
+    def complete(self, ref: JobRef, owner: str, result: Any) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=self._key(ref),
+            UpdateExpression="SET #state = :done, #result = :result",
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#state": "state", "#result": "result", "#owner": "owner"},
+            ExpressionAttributeValues={
+                ":done": {"S": "done"},
+                ":result": {"S": json.dumps(result, default=str)},
+                ":owner": {"S": owner},
+            },
+        )
+
+    def release(self, ref: JobRef, owner: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key=self._key(ref),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+
+class SqliteClaims:
+    """The same claims in the local ledger file, for workers run by `cronbridge serve`."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        with self._connect() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS claims (run_id TEXT, job_id TEXT, state TEXT, owner TEXT,"
+                " lease_until REAL, result TEXT, PRIMARY KEY (run_id, job_id))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def claim(self, ref: JobRef, owner: str, now: float) -> Claim:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT state, lease_until, result FROM claims WHERE run_id = ? AND job_id = ?",
+                (ref.run_id, ref.job_id),
+            ).fetchone()
+            if row is None or (row[0] == "running" and row[1] < now):
+                conn.execute(
+                    "INSERT OR REPLACE INTO claims VALUES (?, ?, 'running', ?, ?, NULL)",
+                    (ref.run_id, ref.job_id, owner, now + LEASE_SECONDS),
+                )
+                conn.execute("COMMIT")
+                return Claim("acquired")
+            conn.execute("COMMIT")
+            return (
+                Claim("done", json.loads(row[2] or "null")) if row[0] == "done" else Claim("busy")
+            )
+        finally:
+            conn.close()
+
+    def complete(self, ref: JobRef, owner: str, result: Any) -> None:
+        conn = self._connect()
+        try:
+            conn.execute(
+                "UPDATE claims SET state = 'done', result = ? WHERE run_id = ? AND job_id = ? AND owner = ?",
+                (json.dumps(result, default=str), ref.run_id, ref.job_id, owner),
+            )
+        finally:
+            conn.close()
+
+    def release(self, ref: JobRef, owner: str) -> None:
+        conn = self._connect()
+        try:
+            conn.execute(
+                "DELETE FROM claims WHERE run_id = ? AND job_id = ? AND owner = ?",
+                (ref.run_id, ref.job_id, owner),
+            )
+        finally:
+            conn.close()
+
+
+def default_claims() -> ClaimStore:
+    table = os.environ.get("CRONBRIDGE_LEDGER_TABLE")
+    if table:
+        import boto3
+
+        return DynamoClaims(boto3.client("dynamodb"), table)
+    home = os.environ.get("CRONBRIDGE_HOME") or str(Path.home() / ".cronbridge")
+    return SqliteClaims(Path(home).expanduser() / "ledger.sqlite3")
+
+
+Worker = Callable[[Any, JobRef], Any]
+
+
+def cronbridge_worker(
+    function: Worker | None = None,
+    *,
+    claims: Callable[[], ClaimStore] = default_claims,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """Decorate `function(payload, job)` into a Lambda handler `handler(event, context)`.
+
+    `claims` makes the claim store on first use (default: from the environment).
+    """
+
+    def decorate(fn: Worker) -> Callable[[Any, Any], Any]:
+        store: list[ClaimStore] = []
+
+        @functools.wraps(fn)
+        def handler(event: Any, context: Any) -> Any:
+            if not store:  # made on first use, kept for the container's life
+                store.append(claims())
+            ref, payload = parse_envelope(event)
+            if isinstance(event, dict) and event.get("payload_ref"):
+                payload = _fetch_payload(event["payload_ref"])
+            return _run_once(store[0], fn, ref, payload, context, sleep)
+
+        return handler
+
+    return decorate if function is None else decorate(function)
+
+
+def _run_once(
+    store: ClaimStore,
+    fn: Worker,
+    ref: JobRef,
+    payload: Any,
+    context: Any,
+    sleep: Callable[[float], None],
+) -> Any:
+    owner = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+    time_left = getattr(context, "get_remaining_time_in_millis", None)
+    while True:
+        claim = store.claim(ref, owner, time.time())
+        if claim.state == "done":
+            return claim.result
+        if claim.state == "acquired":
+            break
+        if callable(time_left) and time_left() < _SAFETY_MS + _POLL_SECONDS * 1000:
+            raise DuplicateInProgress(f"job {ref.job_id} of run {ref.run_id} is running elsewhere")
+        sleep(_POLL_SECONDS)
+    try:
+        result = fn(payload, ref)
+    except BaseException:
+        store.release(ref, owner)
+        raise
+    store.complete(ref, owner, result)
+    return result
+
+
+def _fetch_payload(ref: Any) -> Any:
+    import boto3
+
+    body = boto3.client("s3").get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
+    return json.loads(body)

@@ -1,0 +1,132 @@
+"""The worker helper: one effect per (run, job), on SQLite and on DynamoDB (moto)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bridge.aws.ledger import table_definition
+from bridge.domain.results import JobRef
+from publishers.worker import (
+    ClaimStore,
+    DuplicateInProgress,
+    DynamoClaims,
+    SqliteClaims,
+    cronbridge_worker,
+)
+
+
+def envelope(job: str = "j1", run: str = "g.r") -> dict[str, Any]:
+    return {
+        "cronbridge": {
+            "run": run,
+            "group": "g",
+            "list": "a",
+            "job": job,
+            "scheduled_time": "t",
+            "attempt": 1,
+        },
+        "payload": {"n": 1},
+    }
+
+
+class Context:
+    def __init__(self, request_id: str, millis: int = 60_000) -> None:
+        self.aws_request_id = request_id
+        self._millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._millis
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ClaimStore:
+    if request.param == "sqlite":
+        return SqliteClaims(tmp_path / "ledger.sqlite3")
+    request.getfixturevalue("aws")
+    client = boto3.client("dynamodb")
+    client.create_table(**table_definition("ledger"))
+    return DynamoClaims(client, "ledger")
+
+
+def counting_worker(
+    store: ClaimStore, effects: list[str], fail: Callable[[], bool] = lambda: False
+) -> Any:
+    @cronbridge_worker(claims=lambda: store, sleep=lambda s: None)
+    def handler(payload: Any, job: JobRef) -> dict[str, Any]:
+        effects.append(job.job_id)
+        if fail():
+            raise RuntimeError("side effect failed")
+        return {"job": job.job_id, "n": payload["n"]}
+
+    return handler
+
+
+def test_a_duplicate_invocation_returns_the_first_result_without_a_second_effect(
+    store: ClaimStore,
+) -> None:
+    effects: list[str] = []
+    handler = counting_worker(store, effects)
+    first = handler(envelope(), Context("req-1"))
+    again = handler(envelope(), Context("req-2"))
+    assert first == again == {"job": "j1", "n": 1}
+    assert effects == ["j1"]
+    assert handler(envelope(run="g.other"), Context("req-3")) == {"job": "j1", "n": 1}
+    assert effects == ["j1", "j1"]  # another run is another effect
+
+
+def test_a_failure_releases_the_claim_so_the_retry_runs(store: ClaimStore) -> None:
+    effects: list[str] = []
+    failures = iter([True, False])
+    handler = counting_worker(store, effects, fail=lambda: next(failures))
+    with pytest.raises(RuntimeError, match="side effect failed"):
+        handler(envelope(), Context("req-1"))
+    assert handler(envelope(), Context("req-2")) == {"job": "j1", "n": 1}
+    assert effects == ["j1", "j1"]
+
+
+def test_a_duplicate_out_of_time_while_the_first_runs_asks_lambda_to_retry(
+    store: ClaimStore,
+) -> None:
+    ref = JobRef("g.r", "g", "a", "j1", "t", 1)
+    assert store.claim(ref, "someone-else", time.time()).state == "acquired"  # a live claim
+    handler = counting_worker(store, [])
+    with pytest.raises(DuplicateInProgress):
+        handler(envelope(), Context("req-2", millis=1000))
+
+
+def test_concurrent_duplicates_run_the_effect_once(tmp_path: Path) -> None:
+    store = SqliteClaims(tmp_path / "ledger.sqlite3")
+    effects: list[str] = []
+    gate = threading.Event()
+
+    @cronbridge_worker(claims=lambda: store, sleep=lambda s: gate.wait(0.01))
+    def handler(payload: Any, job: JobRef) -> str:
+        effects.append(job.job_id)
+        gate.wait(0.05)
+        return "done"
+
+    results: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda i=i: results.append(handler(envelope(), Context(f"r{i}"))))
+        for i in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["done"] * 6
+    assert effects == ["j1"]
+
+
+def test_a_raw_event_that_is_not_an_envelope_is_refused(store: ClaimStore) -> None:
+    from bridge.exceptions import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        counting_worker(store, [])({"hello": 1}, Context("r"))
