@@ -15,8 +15,9 @@ from publishers.pacing import Pacer
 
 __all__ = ["SEND_BATCH", "STOP_MARGIN", "UnitOutcome", "run_publisher_unit"]
 
-#: envelopes handed to the sink at once when no pacing applies (SQS takes 10 a call)
-SEND_BATCH = 10
+#: envelopes handed to the sink at once when no pacing applies: a multiple of SQS's 10, and
+#: enough that one slow (throttled, retried) invoke does not hold up the rest of the part
+SEND_BATCH = 100
 #: seconds a leaf keeps in hand before its deadline to hand over and re-invoke itself
 STOP_MARGIN = 10.0
 

@@ -7,9 +7,13 @@ Items (pk, sk):
     run#<run>    job#<job>                     one finished job's result
     run#<run>    redrive#<attempt>#<list>#<job>  a failed job sent again by a redrive
 
-Everything that must be all-or-nothing is one TransactWriteItems with conditions:
-opening a run (the run, the head, the run it replaces), counting a part, counting a
-result. A condition that fails means "someone did it first", never an error.
+Opening a run is one TransactWriteItems: the run, the group's head and the run it
+replaces, all or nothing. A job's result is a conditional PutItem, the exactly-once
+gate, followed by an atomic ADD to the run's counters (DESIGN.md §3.3); the result
+item's `counted` flag lets a redelivered record finish a count that a stopped
+recorder began. When the counters reach the total, an exact recount of the run's
+results decides that it ended. A failed condition means "someone did it first",
+never an error.
 """
 
 from __future__ import annotations
@@ -170,15 +174,25 @@ class DynamoLedger:
     def mark_part_dispatched(
         self, run_id: str, list_name: str, part: int, attempt: int, jobs: int
     ) -> bool:
-        actions = [
-            self._put(
-                {**_part_key(run_id, list_name, part, attempt), "jobs": jobs},
-                "attribute_not_exists(pk)",
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_item(
+                    {
+                        **_part_key(run_id, list_name, part, attempt),
+                        "jobs": jobs,
+                        "expires_at": self._expiry(),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk)",
             )
-        ]
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
         if attempt == 1:
-            actions.append(self._add(_run_key(run_id), {"dispatched": jobs}))
-        return self._transact(actions) is None
+            self._counter(_run_key(run_id), {"dispatched": jobs})  # progress only
+        return True
 
     # -- results -----------------------------------------------------------------------
 
@@ -194,45 +208,52 @@ class DynamoLedger:
             "tries": result.tries,
             "error": result.error,
             "finished_at": format_time(result.finished_at),
+            "counted": False,
             "expires_at": self._expiry(),
         }
         if result.duration_ms is not None:
             item["duration_ms"] = Decimal(str(round(result.duration_ms, 3)))
-        put = {
-            "Put": {
-                "TableName": self._table,
-                "Item": _item(item),
-                "ConditionExpression": "attribute_not_exists(pk) OR (#status = :redrive AND attempt = :attempt)",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": _item(
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR (#status = :redrive AND attempt = :attempt)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_item(
                     {":redrive": JobStatus.REDRIVE.value, ":attempt": ref.attempt}
                 ),
-            }
-        }
-        actions = [
-            put,
-            self._add(_run_key(ref.run_id), {"succeeded": int(ok), "failed": int(not ok)}),
-        ]
-        if ref.attempt > 1:
-            actions.append(
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": _item(
-                            _redrive_key(ref.run_id, ref.attempt, ref.list_name, ref.job_id)
-                        ),
-                    }
-                }
             )
-        if self._transact(actions) is not None:
-            return False  # a duplicate delivery: counted already
-        self._update_if(
-            _run_key(ref.run_id),
-            "SET last_finished_at = :at",
-            "attribute_not_exists(last_finished_at) OR last_finished_at < :at",
-            {":at": item["finished_at"]},
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            stored = self._get(_job_key(ref.run_id, ref.job_id))
+            unfinished = (
+                stored is not None
+                and stored.get("counted") is False
+                and int(stored["attempt"]) == ref.attempt
+                and stored["status"] == result.status.value
+            )
+            if not unfinished:
+                return False  # a duplicate delivery: counted already
+            # else: a recorder stopped between storing and counting; count it now.
+        run_item = self._counter(
+            _run_key(ref.run_id), {"succeeded": int(ok), "failed": int(not ok)}
         )
-        self._finish_if_done(ref.run_id)
+        self._db.update_item(
+            TableName=self._table,
+            Key=_item(_job_key(ref.run_id, ref.job_id)),
+            UpdateExpression="SET counted = :yes",
+            ExpressionAttributeValues=_item({":yes": True}),
+        )
+        if ref.attempt > 1:
+            self._db.delete_item(
+                TableName=self._table,
+                Key=_item(_redrive_key(ref.run_id, ref.attempt, ref.list_name, ref.job_id)),
+            )
+        if run_item is not None:
+            run = _run_from_item(run_item)
+            if run.state is RunState.RUNNING and run.done >= run.total:
+                self._finish_if_done(ref.run_id)
         return True
 
     def begin_redrive(self, run_id: str) -> tuple[Run, dict[str, int]]:
@@ -264,31 +285,32 @@ class DynamoLedger:
                 raise Conflict(f"run {run_id} changed meanwhile; try again")
         else:
             attempt = run.attempt
-        # One transaction per job: the job is marked, its failure uncounted and its
-        # redrive marker written together, so a redrive cut short resumes cleanly.
+        # Per job, in an order that a redrive cut short can resume from: the marker
+        # first (what publishers send), then the job's state, then its failure uncounted.
         for job in self._jobs(run_id, status=JobStatus.FAILED.value):
-            self._transact(
-                [
+            job_id = job["sk"][4:]
+            self._db.put_item(
+                TableName=self._table,
+                Item=_item(
                     {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": _item(_job_key(run_id, job["sk"][4:])),
-                            "UpdateExpression": "SET #status = :redrive, attempt = :attempt",
-                            "ConditionExpression": "#status = :failed",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": _item(
-                                {
-                                    ":redrive": JobStatus.REDRIVE.value,
-                                    ":failed": JobStatus.FAILED.value,
-                                    ":attempt": attempt,
-                                }
-                            ),
-                        }
-                    },
-                    self._add(_run_key(run_id), {"failed": -1}),
-                    self._put(_redrive_key(run_id, attempt, job["list"], job["sk"][4:]), None),
-                ]
+                        **_redrive_key(run_id, attempt, job["list"], job_id),
+                        "expires_at": self._expiry(),
+                    }
+                ),
             )
+            if self._update_if(
+                _job_key(run_id, job_id),
+                "SET #status = :redrive, attempt = :attempt, counted = :no",
+                "#status = :failed",
+                {
+                    ":redrive": JobStatus.REDRIVE.value,
+                    ":failed": JobStatus.FAILED.value,
+                    ":attempt": attempt,
+                    ":no": False,
+                },
+                names={"#status": "status"},
+            ):
+                self._counter(_run_key(run_id), {"failed": -1})
         per_list: dict[str, int] = {}
         for item in self._query_prefix(f"run#{run_id}", f"redrive#{attempt:06d}#"):
             list_name = item["sk"].split("#", 3)[2]
@@ -330,25 +352,35 @@ class DynamoLedger:
     # -- internals ---------------------------------------------------------------------
 
     def _finish_if_done(self, run_id: str) -> None:
-        run_item = self._get(_run_key(run_id))
-        if run_item is None:
+        """Counters said the run is done: count its results exactly, and end it if so.
+
+        Counters are atomic but can over-count by the rare result whose recorder
+        stopped between counting and marking it counted; the recount cannot.
+        """
+        succeeded = failed = 0
+        last = ""
+        for item in self._jobs(run_id, status=None):
+            if item["status"] == JobStatus.SUCCEEDED.value:
+                succeeded += 1
+            elif item["status"] == JobStatus.FAILED.value:
+                failed += 1
+            last = max(last, str(item["finished_at"]))
+        run = self.get_run(run_id)
+        if run is None or run.state is not RunState.RUNNING:
             return
-        run = _run_from_item(run_item)
-        ending = final_state(run.total, run.succeeded, run.failed)
-        if run.state is not RunState.RUNNING or ending is None:
+        ending = final_state(run.total, succeeded, failed)
+        if ending is None:
             return
-        # Conditional on the counters read: if another result slipped in meanwhile, its
-        # recorder makes this same decision with the newer counts.
         self._update_if(
             _run_key(run_id),
-            "SET #state = :ending, finished_at = :at",
-            "#state = :running AND succeeded = :s AND failed = :f",
+            "SET #state = :ending, finished_at = :at, succeeded = :s, failed = :f",
+            "#state = :running",
             {
                 ":ending": ending.value,
-                ":at": run_item.get("last_finished_at", format_time(run.opened_at)),
+                ":at": last,
                 ":running": RunState.RUNNING.value,
-                ":s": run.succeeded,
-                ":f": run.failed,
+                ":s": succeeded,
+                ":f": failed,
             },
             names={"#state": "state"},
         )
@@ -392,21 +424,28 @@ class DynamoLedger:
             put["ConditionExpression"] = condition
         return {"Put": put}
 
-    def _add(self, key: Mapping[str, str], counters: Mapping[str, int]) -> dict[str, Any]:
+    def _counter(
+        self, key: Mapping[str, str], counters: Mapping[str, int]
+    ) -> dict[str, Any] | None:
+        """Atomic ADD to counters of an existing item; the item after, None if missing."""
         names = {f"#c{i}": name for i, name in enumerate(counters)}
         values = {f":c{i}": value for i, value in enumerate(counters.values())}
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": _item(key),
-                "UpdateExpression": "ADD "
-                + ", ".join(f"#c{i} :c{i}" for i in range(len(counters))),
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=_item(key),
+                UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counters))),
                 # Never create a run item from a stray counter update.
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": _item(values),
-            }
-        }
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _plain(response["Attributes"])
 
     def _update_if(
         self,

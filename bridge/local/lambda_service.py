@@ -133,6 +133,20 @@ class LocalLambda:
             self._admit(invocation)
         return invocation.request_id
 
+    def invoke_sync(self, name: str, event: Any) -> tuple[bool, Any]:
+        """Run one attempt now, in this thread (`RequestResponse`): whether it succeeded,
+        and its response or error payload. No retries, no destination, as on Lambda."""
+        config = self._function(name)
+        context = InvocationContext(
+            function_name=config.name,
+            aws_request_id=str(uuid.uuid4()),
+            deadline=time.monotonic() + config.timeout,
+        )
+        try:
+            return True, config.handler(event, context)
+        except Exception as exc:  # noqa: BLE001 - the runtime boundary, as in _execute
+            return False, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is queued, running or waiting to retry; False on timeout."""
         with self._lock:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-import json
 import logging
 import threading
 import time
@@ -29,16 +28,13 @@ from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from bridge.domain.triggers import MAX_BODY_BYTES, TRIGGER_PREFIX, TriggerEvent
-from bridge.exceptions import CronbridgeError, GroupNotFound, InvalidInput, NotFound
+from bridge.exceptions import CronbridgeError, GroupNotFound, InvalidInput
+from bridge.local.lambda_api import answer_invoke, function_name
 from bridge.local.runtime import LocalRuntime
 
 __all__ = ["TriggerServer"]
 
 log = logging.getLogger("cronbridge.local.server")
-
-_INVOKE_PREFIX = "/2015-03-31/functions/"
-_INVOKE_SUFFIX = "/invocations"
-_MAX_INVOKE_BYTES = 256 * 1024
 
 
 class TriggerServer(ThreadingHTTPServer):
@@ -117,14 +113,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._trigger(key, body)
 
     def do_POST(self) -> None:
-        path = urlsplit(self.path).path
-        if not (path.startswith(_INVOKE_PREFIX) and path.endswith(_INVOKE_SUFFIX)):
+        name = function_name(self.path)
+        if name is None:
             self._method_not_allowed()
             return
         if not self._authorized():
             return
-        name = unquote(path[len(_INVOKE_PREFIX) : -len(_INVOKE_SUFFIX)])
-        self._invoke(name)
+        # Asynchronous only: nothing of the local runtime should run in a request thread.
+        answer_invoke(self, self.server.runtime.lambdas, name, async_only=True)
 
     def do_GET(self) -> None:
         self._method_not_allowed()
@@ -174,30 +170,6 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome.reason:
             headers["x-cronbridge-reason"] = outcome.reason
         self._send(HTTPStatus.OK, b"", "application/xml", headers)
-
-    def _invoke(self, name: str) -> None:
-        if self.headers.get("X-Amz-Invocation-Type", "RequestResponse") != "Event":
-            self._lambda_error(
-                HTTPStatus.BAD_REQUEST,
-                "InvalidParameterValueException",
-                "the local runtime supports InvocationType=Event only",
-            )
-            return
-        body = self._read_body(_MAX_INVOKE_BYTES)
-        if body is None:
-            return
-        try:
-            event = json.loads(body or b"{}")
-            request_id = self.server.runtime.lambdas.invoke_async(name, event)
-        except ValueError:
-            self._lambda_error(
-                HTTPStatus.BAD_REQUEST, "InvalidRequestContentException", "payload is not JSON"
-            )
-            return
-        except NotFound as exc:
-            self._lambda_error(HTTPStatus.NOT_FOUND, "ResourceNotFoundException", exc.message)
-            return
-        self._send(HTTPStatus.ACCEPTED, b"", "application/json", {"x-amzn-RequestId": request_id})
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -258,10 +230,6 @@ class _Handler(BaseHTTPRequestHandler):
             f"<RequestId>{self.server.next_sequencer()}</RequestId></Error>"
         ).encode()
         self._send(status, body, "application/xml", headers or {})
-
-    def _lambda_error(self, status: HTTPStatus, kind: str, message: str) -> None:
-        body = json.dumps({"Type": "User", "message": message}).encode()
-        self._send(status, body, "application/json", {"x-amzn-ErrorType": kind})
 
     def _send(
         self, status: HTTPStatus, body: bytes, content_type: str, headers: dict[str, str]

@@ -1,0 +1,217 @@
+"""The AWS sandbox: the whole AWS code path on loopback, in one process.
+
+- a moto server (S3, DynamoDB, SQS) for every AWS API but Lambda's;
+- a Lambda Invoke API emulator (`bridge.local.lambda_api`) running the dispatcher,
+  publisher and recorder handlers and the named worker functions in-process, with
+  Lambda's async retries and destinations; boto3 reaches it through
+  `AWS_ENDPOINT_URL_LAMBDA`;
+- S3 event delivery: moto cannot call Lambda, so the trigger bucket notifies an SQS
+  queue, which a thread drains into the dispatcher.
+
+Resources carry the names, keys and environment a Terraform deployment uses. What it
+cannot show: moto does not evaluate the bucket policy's `aws:UserAgent` condition (any
+PUT is accepted), and its DynamoDB `UpdateItem` is not atomic under concurrent threads,
+so the emulator runs one invocation at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from bridge.aws.ledger import table_definition
+from bridge.aws.runtime import AwsRuntime, AwsSettings
+from bridge.exceptions import Unavailable
+from bridge.lambdas import dispatcher, recorder
+from bridge.local.lambda_api import LambdaApiServer
+from bridge.local.lambda_service import FunctionConfig, LocalLambda
+from bridge.ports import SystemClock
+from publishers.lambdas import publisher
+from publishers.targets import TargetSpec, load_python_handler
+
+__all__ = ["DeploymentNames", "Sandbox"]
+
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class DeploymentNames:
+    """The names of a deployment's resources, from its prefix (as Terraform names them)."""
+
+    prefix: str = "cronbridge"
+
+    @property
+    def trigger_bucket(self) -> str:
+        return f"{self.prefix}-triggers"
+
+    @property
+    def state_bucket(self) -> str:
+        return f"{self.prefix}-state"
+
+    @property
+    def ledger_table(self) -> str:
+        return f"{self.prefix}-ledger"
+
+    @property
+    def dispatcher(self) -> str:
+        return f"{self.prefix}-dispatcher"
+
+    @property
+    def publisher(self) -> str:
+        return f"{self.prefix}-publisher"
+
+    @property
+    def recorder(self) -> str:
+        return f"{self.prefix}-recorder"
+
+    @property
+    def events_queue(self) -> str:
+        return f"{self.prefix}-trigger-events"
+
+    def settings(self) -> AwsSettings:
+        return AwsSettings(
+            state_bucket=self.state_bucket,
+            trigger_bucket=self.trigger_bucket,
+            ledger_table=self.ledger_table,
+            publisher_function=self.publisher,
+            region=REGION,
+        )
+
+
+class Sandbox:
+    """Start with `start()`: it returns the environment that points boto3 and the CLI
+    at the sandbox, and sets it in this process (the handlers read it)."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, str],
+        *,
+        names: DeploymentNames | None = None,
+        throttle: float = 0.0,
+        retry_delay: float = 0.05,
+        max_attempts: int = 3,
+    ) -> None:
+        self.names = names or DeploymentNames()
+        self._functions = dict(functions)
+        self._throttle = throttle
+        self._retry_delay = retry_delay
+        self._max_attempts = max_attempts
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.env: dict[str, str] = {}
+
+    def start(self) -> dict[str, str]:
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:
+            raise Unavailable(
+                "the sandbox needs moto's server", hint="pip install 'cronbridge[sandbox]'"
+            ) from None
+        handlers = {
+            name: load_python_handler(TargetSpec("python", spec))
+            for name, spec in self._functions.items()
+        }
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        # moto's state lives in this process: start from an empty account every time.
+        reset = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - our own loopback server
+            pass
+        # One invocation at a time: moto's DynamoDB UpdateItem is not thread-atomic.
+        self.lambdas = LocalLambda(clock=SystemClock(), workers=1, retry_delay=self._retry_delay)
+        self.api = LambdaApiServer(self.lambdas, throttle=self._throttle)
+        self.api.start()
+        self.env = {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ENDPOINT_URL_LAMBDA": self.api.url,
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "CRONBRIDGE_BACKEND": "aws",
+            **self.names.settings().to_env(),
+        }
+        os.environ.update(self.env)
+        self._create_resources()
+        self.runtime = AwsRuntime(self.names.settings())
+        self._define_functions(handlers)
+        drain = threading.Thread(target=self._drain_events, name="s3-events", daemon=True)
+        drain.start()
+        self._threads.append(drain)
+        return dict(self.env)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.lambdas.close()
+        self.api.stop()
+        self.runtime.invoker.close()
+        self.moto.stop()
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self.lambdas.wait_idle(timeout)
+
+    def _create_resources(self) -> None:
+        s3 = boto3.client("s3")
+        for bucket in (self.names.trigger_bucket, self.names.state_bucket):
+            s3.create_bucket(Bucket=bucket)
+        boto3.client("dynamodb").create_table(**table_definition(self.names.ledger_table))
+        sqs = boto3.client("sqs")
+        self._queue_url = sqs.create_queue(QueueName=self.names.events_queue)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        s3.put_bucket_notification_configuration(
+            Bucket=self.names.trigger_bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "Id": "cronbridge-dispatcher",
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {"FilterRules": [{"Name": "prefix", "Value": "triggers/"}]}
+                        },
+                    }
+                ]
+            },
+        )
+
+    def _define_functions(self, workers: Mapping[str, Any]) -> None:
+        runtime = self.runtime
+        self.lambdas.define(
+            FunctionConfig(self.names.dispatcher, dispatcher.make_handler(lambda: runtime))
+        )
+        self.lambdas.define(
+            FunctionConfig(self.names.publisher, publisher.make_handler(lambda: runtime))
+        )
+        self.lambdas.define(
+            FunctionConfig(self.names.recorder, recorder.make_handler(lambda: runtime))
+        )
+        for name, handler in workers.items():
+            self.lambdas.define(
+                FunctionConfig(
+                    name, handler, max_attempts=self._max_attempts, destination=self.names.recorder
+                )
+            )
+
+    def _drain_events(self) -> None:
+        sqs = boto3.client("sqs")
+        while not self._stop.is_set():
+            response = sqs.receive_message(
+                QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            for message in response.get("Messages", []):
+                self.lambdas.invoke_async(self.names.dispatcher, json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,120 @@
+"""The AWS code path end to end over real protocols: moto's server (S3, DynamoDB, SQS),
+the Lambda Invoke API emulator, a PUT to the trigger bucket over HTTP."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge.domain.controls import Controls
+from bridge.domain.runs import Run, RunState
+from bridge.sandbox import Sandbox
+from bridge.usecases.register import ListSource, register_group
+from tests.conftest import SUPPORT, numbered_jobs, write_jobs
+
+DEADLINE = 240.0  # bounds a wait so a broken test ends; never a claim about speed
+
+
+@pytest.fixture
+def evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "evidence"
+    path.mkdir()
+    monkeypatch.setenv("CRONBRIDGE_TEST_EVIDENCE", str(path))
+    monkeypatch.syspath_prepend(str(SUPPORT))
+    return path
+
+
+def start_sandbox(throttle: float = 0.0) -> Sandbox:
+    sandbox = Sandbox({"worker": "sample_workers:note"}, throttle=throttle)
+    sandbox.start()
+    return sandbox
+
+
+@pytest.fixture
+def restore_environ() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def register(sandbox: Sandbox, tmp_path: Path, lists: dict[str, int]) -> None:
+    sources = [
+        ListSource.from_path(name, write_jobs(tmp_path / f"{name}.jsonl", numbered_jobs(name, n)))
+        for name, n in lists.items()
+    ]
+    register_group(
+        "g",
+        "lambda:worker",
+        sources,
+        Controls(),
+        registry=sandbox.runtime.registry,
+        clock=sandbox.runtime.clock,
+        check_target=lambda t: None,
+    )
+
+
+def fire(sandbox: Sandbox, body: bytes = b"") -> None:
+    """What a scheduler does: one anonymous PUT with the User-Agent, over HTTP."""
+    url = f"{sandbox.env['AWS_ENDPOINT_URL']}/{sandbox.names.trigger_bucket}/triggers/g"
+    response = httpx.put(url, content=body, headers={"User-Agent": "the-secret"})
+    assert response.status_code == 200
+
+
+def wait_for_one_run(sandbox: Sandbox) -> Run:
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        runs = sandbox.runtime.ledger.list_runs("g", 10)
+        if runs and runs[0].state.finished:
+            return runs[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no finished run: {sandbox.runtime.ledger.list_runs('g', 10)}")
+
+
+@pytest.mark.usefixtures("restore_environ")
+def test_a_put_runs_a_3000_job_list_through_the_tree_to_the_ledger(
+    evidence: Path, tmp_path: Path
+) -> None:
+    sandbox = start_sandbox()
+    try:
+        register(sandbox, tmp_path, {"big": 3000, "small": 5})
+        fire(sandbox, b'{"scheduled_time": "2026-11-22T03:00:00Z"}')
+        run = wait_for_one_run(sandbox)
+        assert sandbox.wait_idle(DEADLINE)
+    finally:
+        sandbox.stop()
+    assert (run.run_id, run.state, run.dispatched, run.succeeded, run.failed) == (
+        "g.20261122T030000Z",
+        RunState.SUCCEEDED,
+        3005,
+        3005,
+        0,
+    )
+    calls = (evidence / "calls.log").read_text().split()
+    assert sorted(calls) == sorted(
+        [f"big-{i}" for i in range(3000)] + [f"small-{i}" for i in range(5)]
+    )
+
+
+@pytest.mark.usefixtures("restore_environ")
+def test_throttled_invokes_are_retried_and_every_job_runs_once(
+    evidence: Path, tmp_path: Path
+) -> None:
+    sandbox = start_sandbox(throttle=0.2)
+    try:
+        register(sandbox, tmp_path, {"a": 120})
+        fire(sandbox)
+        run = wait_for_one_run(sandbox)
+        assert sandbox.wait_idle(DEADLINE)
+        throttled = sandbox.api.throttled
+    finally:
+        sandbox.stop()
+    assert throttled > 0
+    assert (run.state, run.succeeded) == (RunState.SUCCEEDED, 120)
+    calls = (evidence / "calls.log").read_text().split()
+    assert sorted(calls) == sorted(f"a-{i}" for i in range(120))
