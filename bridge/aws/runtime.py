@@ -90,13 +90,17 @@ class AwsRuntime:
         )
         self.payloads = PayloadStore(self.s3, self.settings.state_bucket)
 
+    def client(self, service: str) -> Any:
+        """A client for any other service, with the same session and retry settings."""
+        return self._session.client(service, config=client_config(self.threads))
+
     def sink_for(self, manifest: GroupManifest) -> JobSink:
         spec = parse_target(manifest.target)
         if spec.kind == "lambda":
             return LambdaSink(self.invoker, spec.address, self.payloads)
         if spec.kind == "sqs":
             if self._sqs is None:
-                self._sqs = self._session.client("sqs", config=client_config(self.threads))
+                self._sqs = self.client("sqs")
             return SqsSink(self._sqs, spec.address, self.payloads)
         if spec.kind == "http":
             return HttpSink(

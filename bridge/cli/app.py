@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from bridge.cli.backend import Backend, open_backend
 from bridge.exceptions import CronbridgeError, InvalidJobList
 from bridge.local.home import Home
 
-__all__ = ["app", "err_console", "out", "print_json", "run_app"]
+__all__ = ["app", "backend", "err_console", "home", "out", "print_json", "run_app"]
 
 app = typer.Typer(
     name="cronbridge",
@@ -22,6 +23,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+_selected: dict[str, str | None] = {"backend": None}
+_open: list[Backend] = []
+
+
+@app.callback()
+def _options(
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="local (this machine, the default) or aws (a deployment; or set CRONBRIDGE_BACKEND).",
+        ),
+    ] = None,
+) -> None:
+    _selected["backend"] = backend
+
+
+def backend() -> Backend:
+    """The backend this command acts on, opened once per command."""
+    if not _open:
+        _open.append(open_backend(_selected["backend"], home()))
+    return _open[0]
+
+
 out = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -32,6 +57,12 @@ def home() -> Home:
 
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def close_backend() -> None:
+    while _open:
+        _open.pop().close()
+    _selected["backend"] = None
 
 
 def show_error(error: CronbridgeError) -> None:
@@ -47,7 +78,9 @@ def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes end with one message and exit code 2, never a traceback."""
     try:
         code = app(args=argv, prog_name="cronbridge", standalone_mode=False)
+        close_backend()
     except CronbridgeError as error:
+        close_backend()
         show_error(error)
         return error.exit_code
     except KeyboardInterrupt:

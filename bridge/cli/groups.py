@@ -8,13 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bridge.cli.app import app, home, out, print_json
+from bridge.cli.app import app, backend, out, print_json
 from bridge.domain.controls import Controls, parse_overlap
 from bridge.domain.durations import format_duration, parse_duration
 from bridge.domain.groups import GroupManifest
 from bridge.exceptions import InvalidInput
-from bridge.local.registry import FileRegistry
-from bridge.local.targets import check_local_target
 from bridge.ports import SystemClock
 from bridge.usecases.register import ListSource, register_group
 
@@ -76,14 +74,15 @@ def register(
         timeout=parse_duration(timeout, option="--timeout"),
     )
     sources = [_list_source(spec) for spec in job_lists]
+    where = backend()
     manifest = register_group(
         name,
         target,
         sources,
         controls,
-        registry=FileRegistry(home().state_dir),
+        registry=where.registry,
         clock=SystemClock(),
-        check_target=check_local_target,
+        check_target=where.check_target,
     )
     if as_json:
         print_json(manifest.to_dict())
@@ -97,7 +96,7 @@ def register(
 @groups.command("list")
 def list_groups(as_json: JsonOption = False) -> None:
     """Every registered group with its current version."""
-    registry = FileRegistry(home().state_dir)
+    registry = backend().registry
     manifests = [registry.load_manifest(name) for name in registry.list_groups()]
     if as_json:
         print_json([m.to_dict() for m in manifests])
@@ -114,7 +113,7 @@ def list_groups(as_json: JsonOption = False) -> None:
 @groups.command("show")
 def show(name: str, as_json: JsonOption = False) -> None:
     """A group's current version: target, controls and lists."""
-    manifest = FileRegistry(home().state_dir).load_manifest(name)
+    manifest = backend().registry.load_manifest(name)
     if as_json:
         print_json(manifest.to_dict())
         return
@@ -127,7 +126,7 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a group and all its versions. Runs in the ledger are kept."""
-    registry = FileRegistry(home().state_dir)
+    registry = backend().registry
     registry.load_manifest(name)  # a clear error for an unknown group, before asking
     if not yes and not typer.confirm(f"delete group {name!r} and all its versions?"):
         raise typer.Exit(1)

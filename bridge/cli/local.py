@@ -2,42 +2,35 @@
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import signal
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
-import httpx
 import typer
 
-from bridge.cli.app import app, home, out, print_json
+from bridge.cli.app import app, backend, home, out, print_json
+from bridge.cli.backend import send_local
 from bridge.cli.progress import summary_line, watch_run
 from bridge.cli.runs import finish_watch
 from bridge.domain.controls import Controls, Overlap
 from bridge.domain.runs import RunState
 from bridge.domain.triggers import parse_time
 from bridge.exceptions import (
-    CronbridgeError,
-    GroupNotFound,
     InvalidInput,
-    InvalidTrigger,
     Unavailable,
 )
 from bridge.local.home import DEFAULT_BUCKET, DEFAULT_PORT, Endpoint, Home
-from bridge.local.ledger import SqliteLedger
 from bridge.local.runtime import LocalRuntime
 from bridge.local.server import TriggerServer
 from bridge.logs import configure_logging
 from bridge.usecases.register import ListSource
-from triggers.request import TriggerRequest, build_trigger_request, render_curl
+from triggers.request import build_trigger_request, render_curl
 
-__all__ = ["send_trigger"]
+__all__ = ["curl", "demo", "serve", "trigger"]
 
 DEMO_GROUP = "demo"
 DEMO_TARGET = "python:publishers.examples:checksum"
@@ -98,20 +91,23 @@ def trigger(
         typer.Option(help="The slot this trigger stands for, RFC 3339 (one run per slot)."),
     ] = None,
     note: Annotated[str, typer.Option(help="A note kept with the run.")] = "",
+    signed: Annotated[
+        bool, typer.Option("--signed", help="AWS: sign the PUT with your credentials (SigV4).")
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Watch the run until it ends.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Fire GROUP now, through the running `cronbridge serve`."""
-    the_home = home()
-    endpoint = the_home.endpoint()
+    """Fire GROUP now: PUT triggers/GROUP to the local endpoint or the trigger bucket."""
+    where = backend()
     when = None if scheduled_time is None else parse_time(scheduled_time, "--scheduled-time")
-    decision, run_id, reason = send_trigger(_request(endpoint, the_home, group, when, "cli", note))
+    reply = where.send(group, when, note, signed=signed)
     if as_json and not wait:
-        print_json({"run": run_id, "decision": decision, "reason": reason})
+        print_json({"run": reply.run_id, "decision": reply.decision, "reason": reply.reason})
         return
-    out.print(f"run {run_id}: {decision}" + (f" ({reason})" if reason else ""), markup=False)
+    tail = f" ({reply.reason})" if reply.reason else ""
+    out.print(f"run {reply.run_id}: {reply.decision}{tail}", markup=False)
     if wait:
-        finish_watch(SqliteLedger(the_home.ledger_path), run_id)
+        finish_watch(where.ledger, reply.run_id)
 
 
 @app.command()
@@ -121,11 +117,11 @@ def curl(
         str | None, typer.Option(help="Add a scheduled_time to the body.")
     ] = None,
 ) -> None:
-    """Print the curl command that fires GROUP through the local endpoint."""
-    the_home = home()
+    """Print the curl command(s) that fire GROUP: with the User-Agent secret, and on AWS
+    also signed with your credentials (--aws-sigv4)."""
     when = None if scheduled_time is None else parse_time(scheduled_time, "--scheduled-time")
-    request = _request(the_home.endpoint(), the_home, group, when, "curl")
-    typer.echo(render_curl(request))
+    for command in backend().curl_commands(group, when):
+        typer.echo(command)
 
 
 @app.command()
@@ -152,71 +148,25 @@ def demo(
             markup=False,
         )
         endpoint = Endpoint(url=server.url, bucket=DEFAULT_BUCKET)
-        decision, run_id, _ = send_trigger(_request(endpoint, the_home, DEMO_GROUP, None, "demo"))
-        out.print(
-            f"fired PUT {endpoint.trigger_url(DEMO_GROUP)} -> run {run_id} {decision}", markup=False
+        request = build_trigger_request(
+            endpoint.bucket_url, DEMO_GROUP, user_agent=secret, source="demo"
         )
-        run = watch_run(runtime.ledger, run_id, out)
+        reply = send_local(request)
+        out.print(f"fired PUT {request.url} -> run {reply.run_id} {reply.decision}", markup=False)
+        run = watch_run(runtime.ledger, reply.run_id, out)
     finally:
         server.stop()
         runtime.close()
     out.print(summary_line(run), markup=False)
-    again = render_curl(_request(the_home.endpoint(), the_home, DEMO_GROUP, None, "curl"))
+    again = render_curl(
+        build_trigger_request(
+            the_home.endpoint().bucket_url, DEMO_GROUP, user_agent=secret, source="curl"
+        )
+    )
     out.print("fire it again: start `cronbridge serve` in another terminal, then run", markup=False)
     out.print(f"  {again}", markup=False, soft_wrap=True)
     if run.state is not RunState.SUCCEEDED:
         raise typer.Exit(1)
-
-
-def send_trigger(request: TriggerRequest) -> tuple[str, str, str]:
-    """PUT the trigger; the decision, run id and reason the local endpoint answered."""
-    try:
-        response = httpx.put(
-            request.url, content=request.body, headers=request.all_headers(), timeout=30
-        )
-    except httpx.HTTPError as exc:
-        raise Unavailable(
-            f"cannot reach the trigger endpoint {request.url.split('/triggers/')[0]}: {exc}",
-            hint="start the local runtime with `cronbridge serve`",
-        ) from None
-    if response.status_code == 200:
-        return (
-            response.headers.get("x-cronbridge-decision", "accepted"),
-            response.headers.get("x-cronbridge-run", ""),
-            response.headers.get("x-cronbridge-reason", ""),
-        )
-    message = _s3_message(response.text) or f"HTTP {response.status_code}"
-    if response.status_code == 404:
-        raise GroupNotFound(message)
-    if response.status_code == 403:
-        raise CronbridgeError(
-            "the trigger endpoint denied access: the User-Agent secret does not match",
-            hint="is `cronbridge serve` using the same CRONBRIDGE_HOME?",
-        )
-    raise InvalidTrigger(message)
-
-
-def _s3_message(body: str) -> str:
-    match = re.search(r"<Message>(.*?)</Message>", body, re.DOTALL)
-    return html.unescape(match.group(1)) if match else ""
-
-
-def _request(
-    endpoint: Endpoint,
-    the_home: Home,
-    group: str,
-    when: datetime | None,
-    source: str,
-    note: str = "",
-) -> TriggerRequest:
-    return build_trigger_request(
-        endpoint.bucket_url,
-        group,
-        user_agent=the_home.secret(),
-        scheduled_time=when,
-        source=source,
-        note=note,
-    )
 
 
 def _demo_list(the_home: Home, name: str, count: int) -> ListSource:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 from rich.table import Table
 
-from bridge.cli.app import app, home, out, print_json
+from bridge.cli.app import app, backend, out, print_json
 from bridge.cli.progress import summary_line, watch_run
 from bridge.domain.results import JobStatus
 from bridge.domain.runs import Run, RunState
 from bridge.domain.triggers import format_time
-from bridge.exceptions import RunNotFound, Unavailable
-from bridge.local.invoke_client import LambdaApiInvoker
-from bridge.local.ledger import SqliteLedger
-from bridge.local.registry import FileRegistry
-from bridge.local.runtime import PUBLISHER_FUNCTION
+from bridge.exceptions import RunNotFound
+from bridge.ports import Ledger
 from bridge.usecases.redrive import redrive_run
 
 __all__ = ["finish_watch", "runs"]
@@ -28,11 +24,11 @@ app.add_typer(runs, name="runs")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _ledger() -> SqliteLedger:
-    return SqliteLedger(home().ledger_path)
+def _ledger() -> Ledger:
+    return backend().ledger
 
 
-def _run(ledger: SqliteLedger, run_id: str) -> Run:
+def _run(ledger: Ledger, run_id: str) -> Run:
     run = ledger.get_run(run_id)
     if run is None:
         raise RunNotFound(f"run {run_id!r} is not in the ledger", hint="see `cronbridge runs list`")
@@ -107,37 +103,20 @@ def redrive(
     run_id: str,
     wait: Annotated[bool, typer.Option("--wait", help="Watch the run until it ends.")] = False,
 ) -> None:
-    """Run a failed run's failed jobs again (needs `cronbridge serve` running)."""
-    the_home = home()
-    ledger = _ledger()
-    _run(ledger, run_id)
-    endpoint = the_home.endpoint()
-    with httpx.Client(timeout=10) as client:
-        _require_server(client, endpoint.url)
-        invoker = LambdaApiInvoker(
-            endpoint.url, user_agent=the_home.secret(), function=PUBLISHER_FUNCTION, client=client
-        )
-        outcome = redrive_run(
-            run_id, registry=FileRegistry(the_home.state_dir), ledger=ledger, publishers=invoker
-        )
+    """Run a failed run's failed jobs again (locally, needs `cronbridge serve` running)."""
+    where = backend()
+    _run(where.ledger, run_id)
+    outcome = redrive_run(
+        run_id, registry=where.registry, ledger=where.ledger, publishers=where.publishers()
+    )
     out.print(
         f"redriving {outcome.jobs:,} failed job(s) of run {run_id} (attempt {outcome.run.attempt})"
     )
     if wait:
-        finish_watch(ledger, run_id)
+        finish_watch(where.ledger, run_id)
 
 
-def _require_server(client: httpx.Client, url: str) -> None:
-    """Fail before touching the ledger if no `cronbridge serve` answers at `url`."""
-    try:
-        client.get(url)
-    except httpx.HTTPError:
-        raise Unavailable(
-            f"no local runtime answers at {url}", hint="start it with `cronbridge serve`"
-        ) from None
-
-
-def finish_watch(ledger: SqliteLedger, run_id: str) -> None:
+def finish_watch(ledger: Ledger, run_id: str) -> None:
     run = watch_run(ledger, run_id, out)
     out.print(summary_line(run))
     if run.state is not RunState.SUCCEEDED:

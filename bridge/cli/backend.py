@@ -1,0 +1,305 @@
+"""Where the CLI's commands act: this machine (`local`, the default) or an AWS
+deployment (`aws`). Commands are the same; only what a Backend holds differs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from bridge.exceptions import (
+    CronbridgeError,
+    GroupNotFound,
+    InvalidInput,
+    InvalidTarget,
+    InvalidTrigger,
+    Unavailable,
+)
+from bridge.local.home import Home
+from bridge.ports import Ledger, PublisherInvoker, Registry
+from triggers.request import TriggerRequest, build_trigger_request, render_curl
+
+__all__ = ["AWS_CONFIG_FILE", "Backend", "TriggerReply", "open_backend", "send_local"]
+
+AWS_CONFIG_FILE = "aws.json"
+_FIND_RUN_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class TriggerReply:
+    decision: str  # "opened" | "duplicate" | "skipped" | "sent" (AWS: S3 says no more)
+    run_id: str
+    reason: str = ""
+
+
+@dataclass
+class Backend:
+    name: str
+    registry: Registry
+    ledger: Ledger
+    check_target: Callable[[str], None]
+    bucket_url: str
+    user_agent: str | None
+    publishers: Callable[[], PublisherInvoker]
+    signed_put: Callable[[TriggerRequest], None] | None = None
+    region: str = "us-east-1"
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
+
+    def trigger_request(
+        self, group: str, when: datetime | None, source: str, note: str = ""
+    ) -> TriggerRequest:
+        return build_trigger_request(
+            self.bucket_url,
+            group,
+            user_agent=self.user_agent or "",
+            scheduled_time=when,
+            source=source,
+            note=note,
+        )
+
+    def curl_commands(self, group: str, when: datetime | None) -> list[str]:
+        request = self.trigger_request(group, when, "curl")
+        commands = []
+        if self.user_agent:
+            commands.append(render_curl(request))
+        if self.name == "aws":
+            commands.append(render_signed_curl(request, self.region))
+        return commands
+
+    def send(
+        self, group: str, when: datetime | None, note: str, *, signed: bool = False
+    ) -> TriggerReply:
+        if self.name == "local":
+            return send_local(self.trigger_request(group, when, "cli", note))
+        self.registry.load_manifest(group)  # S3 accepts any key: say "unknown group" here
+        # S3 does not say which run a PUT opened; a unique source lets us find it.
+        source = f"cli/{uuid.uuid4().hex[:12]}"
+        request = self.trigger_request(group, when, source, note)
+        if signed:
+            assert self.signed_put is not None
+            self.signed_put(request)
+        else:
+            if not self.user_agent:
+                raise InvalidInput(
+                    "no User-Agent secret is configured for this deployment",
+                    hint="use --signed, or `cronbridge config from-terraform DIR`",
+                )
+            _put(request)
+        return self._find_run(group, source)
+
+    def _find_run(self, group: str, source: str) -> TriggerReply:
+        end = time.monotonic() + _FIND_RUN_SECONDS
+        while time.monotonic() < end:
+            for run in self.ledger.list_runs(group, 20):
+                if run.source == source:
+                    decision = (
+                        "skipped" if run.reason and run.state.value == "skipped" else "opened"
+                    )
+                    return TriggerReply(decision, run.run_id, run.reason)
+            time.sleep(0.5)
+        raise Unavailable(
+            f"the trigger was accepted, but no run of {group!r} appeared within {_FIND_RUN_SECONDS:g}s",
+            hint="a duplicate of an earlier slot opens no run; see `cronbridge runs list` and the dispatcher's log",
+        )
+
+
+def render_signed_curl(request: TriggerRequest, region: str) -> str:
+    """The same PUT signed with your AWS credentials (curl's --aws-sigv4), for `iam` mode."""
+    plain = render_curl(request)
+    head, _, rest = plain.partition(" -A ")
+    rest = rest.split(" ", 1)[1]  # drop the User-Agent value
+    return (
+        f'{head} --aws-sigv4 "aws:amz:{region}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"'
+        f' -H "x-amz-security-token: $AWS_SESSION_TOKEN" {rest}'
+    )
+
+
+def open_backend(name: str | None, home: Home) -> Backend:
+    chosen = name or os.environ.get("CRONBRIDGE_BACKEND") or "local"
+    if chosen == "local":
+        return _local_backend(home)
+    if chosen == "aws":
+        return _aws_backend(home)
+    raise InvalidInput(f"backend must be local or aws, not {chosen!r}")
+
+
+def _local_backend(home: Home) -> Backend:
+    from bridge.local.invoke_client import LambdaApiInvoker
+    from bridge.local.ledger import SqliteLedger
+    from bridge.local.registry import FileRegistry
+    from bridge.local.runtime import PUBLISHER_FUNCTION
+    from bridge.local.targets import check_local_target
+
+    endpoint = home.endpoint()
+    ledger = SqliteLedger(home.ledger_path)
+    client = httpx.Client(timeout=10)
+
+    def publishers() -> PublisherInvoker:
+        try:
+            client.get(endpoint.url)
+        except httpx.HTTPError:
+            raise Unavailable(
+                f"no local runtime answers at {endpoint.url}",
+                hint="start it with `cronbridge serve`",
+            ) from None
+        return LambdaApiInvoker(
+            endpoint.url, user_agent=home.secret(), function=PUBLISHER_FUNCTION, client=client
+        )
+
+    return Backend(
+        name="local",
+        registry=FileRegistry(home.state_dir),
+        ledger=ledger,
+        check_target=check_local_target,
+        bucket_url=endpoint.bucket_url,
+        user_agent=home.secret(),
+        publishers=publishers,
+        closers=[ledger.close, client.close],
+    )
+
+
+def aws_config(home: Home) -> dict[str, Any]:
+    """What `cronbridge config from-terraform` saved, with the environment on top."""
+    path = home.root / AWS_CONFIG_FILE
+    try:
+        saved: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        saved = {}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("CRONBRIDGE_") or k in ("AWS_REGION", "AWS_DEFAULT_REGION")
+    }
+    return {**saved, **env}
+
+
+def _aws_backend(home: Home) -> Backend:
+    from bridge.aws.runtime import AwsRuntime, AwsSettings
+
+    config = aws_config(home)
+    settings = AwsSettings.from_env({k: str(v) for k, v in config.items()})
+    runtime = AwsRuntime(settings, threads=8)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = settings.region or runtime.s3.meta.region_name or "us-east-1"
+    if endpoint:
+        bucket_url = (
+            f"{endpoint.rstrip('/')}/{settings.trigger_bucket}"  # path style, as an emulator wants
+        )
+    else:
+        bucket_url = f"https://{settings.trigger_bucket}.s3.{region}.amazonaws.com"
+
+    def signed_put(request: TriggerRequest) -> None:
+        key = (
+            request.url.split(f"/{settings.trigger_bucket}/", 1)[-1]
+            if endpoint
+            else request.url.split(".amazonaws.com/", 1)[-1]
+        )
+        runtime.s3.put_object(
+            Bucket=settings.trigger_bucket,
+            Key=key,
+            Body=request.body,
+            ContentType="application/json",
+        )
+
+    def check_target(target: str) -> None:
+        _check_aws_target(runtime, target)
+
+    return Backend(
+        name="aws",
+        registry=runtime.registry,
+        ledger=runtime.ledger,
+        check_target=check_target,
+        bucket_url=bucket_url,
+        user_agent=config.get("CRONBRIDGE_TRIGGER_SECRET") or config.get("user_agent_secret"),
+        publishers=lambda: runtime.publishers,
+        signed_put=signed_put,
+        region=region,
+        closers=[runtime.invoker.close],
+    )
+
+
+def _check_aws_target(runtime: Any, target: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from publishers.targets import parse_target
+
+    spec = parse_target(target)
+    if spec.kind == "lambda":
+        try:
+            runtime.lambda_client.get_function(FunctionName=spec.address)
+        except (ClientError, BotoCoreError) as exc:
+            raise InvalidTarget(f"cannot find Lambda function {spec.address}: {exc}") from None
+    if spec.kind == "python":
+        raise InvalidTarget(
+            f"target {spec} runs only in the local runtime",
+            hint="deploy the handler as a Lambda function and use lambda:NAME",
+        )
+    if spec.kind == "sqs":
+        try:
+            runtime.client("sqs").get_queue_attributes(
+                QueueUrl=spec.address, AttributeNames=["QueueArn"]
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise InvalidTarget(f"cannot reach queue {spec.address}: {exc}") from None
+
+
+def _put(request: TriggerRequest) -> None:
+    try:
+        response = httpx.put(
+            request.url, content=request.body, headers=request.all_headers(), timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"cannot reach the trigger bucket at {request.url}: {exc}") from None
+    if response.status_code == 403:
+        raise CronbridgeError(
+            "the trigger bucket denied the PUT: the User-Agent secret does not match its policy",
+            hint="check CRONBRIDGE_TRIGGER_SECRET, or use --signed",
+        )
+    if response.status_code != 200:
+        raise Unavailable(f"the trigger bucket answered HTTP {response.status_code}")
+
+
+def send_local(request: TriggerRequest) -> TriggerReply:
+    try:
+        response = httpx.put(
+            request.url, content=request.body, headers=request.all_headers(), timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise Unavailable(
+            f"cannot reach the trigger endpoint {request.url.split('/triggers/')[0]}: {exc}",
+            hint="start the local runtime with `cronbridge serve`",
+        ) from None
+    if response.status_code == 200:
+        return TriggerReply(
+            response.headers.get("x-cronbridge-decision", "accepted"),
+            response.headers.get("x-cronbridge-run", ""),
+            response.headers.get("x-cronbridge-reason", ""),
+        )
+    message = _s3_message(response.text) or f"HTTP {response.status_code}"
+    if response.status_code == 404:
+        raise GroupNotFound(message)
+    if response.status_code == 403:
+        raise CronbridgeError(
+            "the trigger endpoint denied access: the User-Agent secret does not match",
+            hint="is `cronbridge serve` using the same CRONBRIDGE_HOME?",
+        )
+    raise InvalidTrigger(message)
+
+
+def _s3_message(body: str) -> str:
+    import html
+    import re
+
+    match = re.search(r"<Message>(.*?)</Message>", body, re.DOTALL)
+    return html.unescape(match.group(1)) if match else ""
