@@ -8,21 +8,29 @@
 - S3 event delivery: moto cannot call Lambda, so the trigger bucket notifies an SQS
   queue, which a thread drains into the dispatcher.
 
+- the trigger bucket's endpoint for schedulers (`CRONBRIDGE_TRIGGER_URL`): it applies
+  the bucket policy's User-Agent rule, which moto does not evaluate, then writes the
+  object into moto's S3.
+
 Resources carry the names, keys and environment a Terraform deployment uses. What it
-cannot show: moto does not evaluate the bucket policy's `aws:UserAgent` condition (any
-PUT is accepted), and its DynamoDB `UpdateItem` is not atomic under concurrent threads,
-so the emulator runs one invocation at a time.
+cannot show: policies as AWS evaluates them (a PUT made straight to moto's S3 is not
+checked at all), and concurrency on DynamoDB, whose `UpdateItem` moto does not make
+atomic under concurrent threads, so the emulator runs one invocation at a time.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
+import secrets
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -37,7 +45,7 @@ from bridge.ports import SystemClock
 from publishers.lambdas import publisher
 from publishers.targets import TargetSpec, load_python_handler
 
-__all__ = ["DeploymentNames", "Sandbox"]
+__all__ = ["DeploymentNames", "Sandbox", "TriggerBucketEndpoint"]
 
 REGION = "us-east-1"
 
@@ -84,6 +92,72 @@ class DeploymentNames:
             publisher_function=self.publisher,
             region=REGION,
         )
+
+
+class TriggerBucketEndpoint(ThreadingHTTPServer):
+    """The trigger bucket as a scheduler meets it: its policy's User-Agent rule (which
+    moto does not evaluate), in front of moto's S3, where the object is then written.
+
+    `PUT /<bucket>/triggers/...` with the secret User-Agent is stored (200); anything
+    else gets S3's 403 `AccessDenied` or 405, as the real bucket would answer.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, s3: Any, bucket: str, secret: str) -> None:
+        super().__init__(("127.0.0.1", 0), _TriggerPut)
+        self.s3 = s3
+        self.bucket = bucket
+        self._secret = secret.encode()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def admits(self, user_agent: str) -> bool:
+        return hmac.compare_digest(user_agent.encode("latin-1", "replace"), self._secret)
+
+
+class _TriggerPut(BaseHTTPRequestHandler):
+    server: TriggerBucketEndpoint
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_PUT(self) -> None:
+        prefix = f"/{self.server.bucket}/"
+        path = urllib.parse.urlsplit(self.path).path
+        key = urllib.parse.unquote(path[len(prefix) :]) if path.startswith(prefix) else ""
+        if not self.server.admits(self.headers.get("User-Agent", "")) or not key.startswith(
+            "triggers/"
+        ):
+            self._answer(403, _S3_DENIED)
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        response = self.server.s3.put_object(Bucket=self.server.bucket, Key=key, Body=body)
+        self._answer(200, b"", {"ETag": response["ETag"]})
+
+    def do_GET(self) -> None:
+        self._answer(405, _S3_NOT_ALLOWED, {"Allow": "PUT"})
+
+    do_POST = do_DELETE = do_HEAD = do_GET
+
+    def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.close_connection = status != 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+_S3_DENIED = b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'
+_S3_NOT_ALLOWED = b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed against this resource.</Message></Error>'
 
 
 class Sandbox:
@@ -143,6 +217,19 @@ class Sandbox:
         }
         os.environ.update(self.env)
         self._create_resources()
+        secret = "sandbox-" + secrets.token_urlsafe(12)
+        self.trigger_endpoint = TriggerBucketEndpoint(
+            boto3.client("s3"), self.names.trigger_bucket, secret
+        )
+        serve = threading.Thread(
+            target=self.trigger_endpoint.serve_forever, name="trigger-endpoint", daemon=True
+        )
+        serve.start()
+        self.env["CRONBRIDGE_TRIGGER_URL"] = (
+            f"{self.trigger_endpoint.url}/{self.names.trigger_bucket}"
+        )
+        self.env["CRONBRIDGE_TRIGGER_SECRET"] = secret
+        os.environ.update(self.env)
         self.runtime = AwsRuntime(self.names.settings())
         self._define_functions(handlers)
         drain = threading.Thread(target=self._drain_events, name="s3-events", daemon=True)
@@ -156,6 +243,8 @@ class Sandbox:
             thread.join(timeout=10)
         self.lambdas.close()
         self.api.stop()
+        self.trigger_endpoint.shutdown()
+        self.trigger_endpoint.server_close()
         self.runtime.invoker.close()
         self.moto.stop()
 

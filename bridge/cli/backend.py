@@ -190,21 +190,15 @@ def _aws_backend(home: Home) -> Backend:
     config = aws_config(home)
     settings = AwsSettings.from_env({k: str(v) for k, v in config.items()})
     runtime = AwsRuntime(settings, threads=8)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     region = settings.region or runtime.s3.meta.region_name or "us-east-1"
-    if endpoint:
-        bucket_url = (
-            f"{endpoint.rstrip('/')}/{settings.trigger_bucket}"  # path style, as an emulator wants
-        )
-    else:
-        bucket_url = f"https://{settings.trigger_bucket}.s3.{region}.amazonaws.com"
+    # Where schedulers PUT: Terraform's trigger_url output, or the bucket's own address.
+    bucket_url = str(
+        config.get("CRONBRIDGE_TRIGGER_URL")
+        or f"https://{settings.trigger_bucket}.s3.{region}.amazonaws.com"
+    ).rstrip("/")
 
     def signed_put(request: TriggerRequest) -> None:
-        key = (
-            request.url.split(f"/{settings.trigger_bucket}/", 1)[-1]
-            if endpoint
-            else request.url.split(".amazonaws.com/", 1)[-1]
-        )
+        key = request.url[len(bucket_url) + 1 :]
         runtime.s3.put_object(
             Bucket=settings.trigger_bucket,
             Key=key,

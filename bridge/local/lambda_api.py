@@ -155,6 +155,26 @@ class _InvokeHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the service logs decisions; request lines are noise here
 
+    def do_GET(self) -> None:
+        """GetFunction, enough to tell that a function exists."""
+        path = urlsplit(self.path).path
+        name = (
+            unquote(path[len(INVOKE_PREFIX) :]).rstrip("/")
+            if path.startswith(INVOKE_PREFIX)
+            else ""
+        )
+        name = name.rsplit(":function:", 1)[-1]
+        if not name or "/" in name or not self.server.lambdas.defines(name):
+            _error(
+                self,
+                HTTPStatus.NOT_FOUND,
+                "ResourceNotFoundException",
+                f"Function not found: {name}",
+            )
+            return
+        body = {"Configuration": {"FunctionName": name, "Runtime": "python3.12", "State": "Active"}}
+        _send(self, HTTPStatus.OK, json.dumps(body).encode(), {})
+
     def do_POST(self) -> None:
         name = function_name(self.path)
         if name is None:

@@ -121,6 +121,13 @@ class LocalLambda:
         with self._lock:
             self._functions[config.name] = config
 
+    def defines(self, name: str) -> bool:
+        try:
+            self._function(name)
+        except NotFound:
+            return False
+        return True
+
     def invoke_async(self, name: str, event: Any) -> str:
         """Queue an invocation; its request id. NotFound if no such function."""
         self._function(name)
