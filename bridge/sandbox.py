@@ -231,6 +231,7 @@ class Sandbox:
         self.env["CRONBRIDGE_TRIGGER_SECRET"] = secret
         os.environ.update(self.env)
         self.runtime = AwsRuntime(self.names.settings())
+        self.api.environment = self.names.settings().to_env()
         self._define_functions(handlers)
         drain = threading.Thread(target=self._drain_events, name="s3-events", daemon=True)
         drain.start()

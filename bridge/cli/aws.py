@@ -19,7 +19,7 @@ from bridge.cli.app import app, home, out
 from bridge.cli.backend import AWS_CONFIG_FILE
 from bridge.exceptions import InvalidInput, Unavailable
 
-__all__ = ["TERRAFORM_OUTPUTS", "config", "sandbox"]
+__all__ = ["REQUIRED_OUTPUTS", "TERRAFORM_OUTPUTS", "config", "doctor", "sandbox"]
 
 sandbox = typer.Typer(
     help="Run the AWS code path on this machine (moto and a Lambda emulator).", no_args_is_help=True
@@ -37,7 +37,18 @@ TERRAFORM_OUTPUTS = {
     "region": "AWS_REGION",
     "trigger_url": "CRONBRIDGE_TRIGGER_URL",
     "user_agent_secret": "CRONBRIDGE_TRIGGER_SECRET",
+    "auth_mode": "CRONBRIDGE_AUTH_MODE",
+    "dispatcher_function": "CRONBRIDGE_DISPATCHER_FUNCTION",
+    "recorder_function": "CRONBRIDGE_RECORDER_FUNCTION",
 }
+#: what a deployment must output; the rest is optional (iam mode has no secret)
+REQUIRED_OUTPUTS = (
+    "state_bucket",
+    "trigger_bucket",
+    "ledger_table",
+    "publisher_function",
+    "region",
+)
 
 
 @sandbox.command("up")
@@ -108,8 +119,7 @@ def from_terraform(
         last = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
         raise Unavailable(f"terraform output failed: {last[0]}")
     outputs: dict[str, Any] = json.loads(done.stdout or "{}")
-    optional = ("trigger_url", "user_agent_secret")  # iam mode has no secret
-    missing = [name for name in TERRAFORM_OUTPUTS if name not in outputs and name not in optional]
+    missing = [name for name in REQUIRED_OUTPUTS if name not in outputs]
     if missing:
         raise InvalidInput(
             f"{directory} has no output(s) {', '.join(missing)}",
@@ -137,3 +147,53 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: stop.set())
+
+
+@app.command()
+def doctor(
+    auth_mode: Annotated[
+        str | None,
+        typer.Option(help="user_agent, source_ip or iam (default: what Terraform's output says)."),
+    ] = None,
+) -> None:
+    """Check an AWS deployment: buckets, policy, Block Public Access, notification,
+    functions, ledger table. Exit code 1 if anything is wrong."""
+    from rich.table import Table
+
+    from bridge.aws.doctor import AUTH_MODES, Deployment, diagnose
+    from bridge.aws.runtime import AwsRuntime, AwsSettings
+    from bridge.cli.backend import aws_config
+
+    config = aws_config(home())
+    settings = AwsSettings.from_env({k: str(v) for k, v in config.items()})
+    mode = auth_mode or config.get("CRONBRIDGE_AUTH_MODE")
+    if mode not in AUTH_MODES:
+        raise InvalidInput(
+            f"auth mode must be one of {', '.join(AUTH_MODES)}, not {mode!r}",
+            hint="pass --auth-mode, or `cronbridge config from-terraform DIR`",
+        )
+    runtime = AwsRuntime(settings, threads=2)
+    try:
+        findings = diagnose(
+            runtime.client,
+            Deployment(
+                settings=settings,
+                auth_mode=mode,
+                dispatcher_function=config.get("CRONBRIDGE_DISPATCHER_FUNCTION"),
+                recorder_function=config.get("CRONBRIDGE_RECORDER_FUNCTION"),
+            ),
+        )
+    finally:
+        runtime.invoker.close()
+    table = Table("", "what", "found", "to do")
+    for finding in findings:
+        table.add_row(
+            "ok" if finding.ok else "[red]NO[/]", finding.subject, finding.detail, finding.fix
+        )
+    out.print(table)
+    bad = sum(not f.ok for f in findings)
+    out.print(
+        f"{len(findings) - bad} of {len(findings)} checks fine" + (f", {bad} to fix" if bad else "")
+    )
+    if bad:
+        raise typer.Exit(1)

@@ -121,6 +121,8 @@ class LambdaApiServer(ThreadingHTTPServer):
         self.lambdas = lambdas
         self.throttle = throttle
         self.throttled = 0
+        #: what GetFunction reports as every function's environment
+        self.environment: dict[str, str] = {}
         self._random = random.Random(seed)  # noqa: S311 - fault injection, not crypto
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -156,15 +158,16 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         pass  # the service logs decisions; request lines are noise here
 
     def do_GET(self) -> None:
-        """GetFunction, enough to tell that a function exists."""
+        """GetFunction and GetFunctionConfiguration: enough to check that a function exists."""
         path = urlsplit(self.path).path
-        name = (
+        rest = (
             unquote(path[len(INVOKE_PREFIX) :]).rstrip("/")
             if path.startswith(INVOKE_PREFIX)
             else ""
         )
+        name, _, detail = rest.partition("/")
         name = name.rsplit(":function:", 1)[-1]
-        if not name or "/" in name or not self.server.lambdas.defines(name):
+        if not name or detail not in ("", "configuration") or not self.server.lambdas.defines(name):
             _error(
                 self,
                 HTTPStatus.NOT_FOUND,
@@ -172,7 +175,13 @@ class _InvokeHandler(BaseHTTPRequestHandler):
                 f"Function not found: {name}",
             )
             return
-        body = {"Configuration": {"FunctionName": name, "Runtime": "python3.12", "State": "Active"}}
+        config = {
+            "FunctionName": name,
+            "Runtime": "python3.12",
+            "State": "Active",
+            "Environment": {"Variables": self.server.environment},
+        }
+        body = config if detail == "configuration" else {"Configuration": config}
         _send(self, HTTPStatus.OK, json.dumps(body).encode(), {})
 
     def do_POST(self) -> None:

@@ -147,6 +147,10 @@ def test_register_curl_and_watch_against_the_aws_code_path(
         "trigger", "g", "--signed", "--scheduled-time", "2026-11-22T04:00:00Z", "--json"
     )
     assert json.loads(signed.stdout)["run"] == "g.20261122T040000Z", signed.stderr
+    doctor = sandbox.cli("doctor", "--auth-mode", "user_agent")
+    assert doctor.returncode == 1  # the sandbox is not a deployment, and doctor says where
+    assert "no notification starts a Lambda function (it has QueueConfigurations)" in doctor.stdout
+    assert "cronbridge-publisher exists with the deployment's environment" in doctor.stdout
     missing = sandbox.cli("trigger", "nope")
     assert missing.returncode == 2 and "group 'nope' is not registered" in missing.stderr
 

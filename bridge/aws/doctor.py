@@ -1,0 +1,316 @@
+"""`cronbridge doctor`: check a deployment and say what is wrong in plain words.
+
+Each check reads the deployment with boto3 and returns findings: what it looked at,
+whether it is right, and if not, what to do. Nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bridge.aws.runtime import ENVIRONMENT, AwsSettings
+
+__all__ = ["AUTH_MODES", "Finding", "diagnose"]
+
+AUTH_MODES = ("user_agent", "source_ip", "iam")
+_BPA_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+@dataclass(frozen=True)
+class Finding:
+    subject: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    settings: AwsSettings
+    auth_mode: str
+    dispatcher_function: str | None
+    recorder_function: str | None
+
+
+def diagnose(clients: Callable[[str], Any], deployment: Deployment) -> list[Finding]:
+    """Every finding, in the order a user would fix them."""
+    checks: list[Callable[[Callable[[str], Any], Deployment], Iterator[Finding]]] = [
+        _buckets,
+        _trigger_policy,
+        _public_access,
+        _notification,
+        _functions,
+        _table,
+    ]
+    findings: list[Finding] = []
+    for check in checks:
+        try:
+            findings.extend(check(clients, deployment))
+        except (ClientError, BotoCoreError) as exc:
+            findings.append(
+                Finding(check.__name__.strip("_"), False, f"could not be checked: {exc}")
+            )
+    return findings
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _buckets(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    s3 = clients("s3")
+    for role, bucket in (
+        ("state bucket", d.settings.state_bucket),
+        ("trigger bucket", d.settings.trigger_bucket),
+    ):
+        try:
+            s3.head_bucket(Bucket=bucket)
+            yield Finding(role, True, f"{bucket} exists")
+        except ClientError as exc:
+            yield Finding(
+                role,
+                False,
+                f"{bucket} is missing or not yours ({_code(exc)})",
+                "run terraform apply",
+            )
+
+
+def _trigger_policy(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    bucket = d.settings.trigger_bucket
+    try:
+        policy = json.loads(clients("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as exc:
+        if _code(exc) != "NoSuchBucketPolicy":
+            raise
+        policy = {"Statement": []}
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    anonymous = [
+        s for s in statements if s.get("Effect") == "Allow" and _is_anyone(s.get("Principal"))
+    ]
+    subject = f"trigger bucket policy ({d.auth_mode})"
+    tls = any(
+        s.get("Effect") == "Deny"
+        and "false"
+        in json.dumps(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport", ""))
+        for s in statements
+    )
+    if not tls and d.auth_mode != "iam":
+        yield Finding(
+            subject,
+            False,
+            "no statement denies requests without TLS",
+            "add a Deny on aws:SecureTransport = false",
+        )
+    if d.auth_mode == "iam":
+        if anonymous:
+            yield Finding(
+                subject,
+                False,
+                "iam mode, yet the policy lets anyone in",
+                "remove the anonymous Allow statement",
+            )
+        else:
+            yield Finding(subject, True, "no anonymous access: signed PUTs only")
+        return
+    if not anonymous:
+        yield Finding(
+            subject,
+            False,
+            "no statement lets a scheduler PUT a trigger",
+            "apply the module with this auth_mode",
+        )
+        return
+    problems = []
+    for statement in anonymous:
+        actions = _as_list(statement.get("Action"))
+        resources = _as_list(statement.get("Resource"))
+        condition = json.dumps(statement.get("Condition", {}))
+        if actions != ["s3:PutObject"]:
+            problems.append(f"allows {', '.join(actions)} (only s3:PutObject is needed)")
+        if resources != [f"arn:aws:s3:::{bucket}/triggers/*"]:
+            problems.append(f"covers {', '.join(resources)} (only {bucket}/triggers/* is needed)")
+        if "aws:UserAgent" not in condition:
+            problems.append("does not require the User-Agent secret")
+        if d.auth_mode == "source_ip" and "aws:SourceIp" not in condition:
+            problems.append("does not limit the source addresses")
+    if problems:
+        yield Finding(
+            subject,
+            False,
+            "the anonymous statement " + "; ".join(problems),
+            "apply the module's policy",
+        )
+    else:
+        yield Finding(
+            subject, True, "anonymous PUT only on triggers/*, only with the User-Agent secret"
+        )
+
+
+def _public_access(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    # A user_agent-only policy is "public" to S3: Block Public Access must let it be.
+    needs_public = d.auth_mode == "user_agent"
+    bucket_flags = _bucket_bpa(clients("s3"), d.settings.trigger_bucket)
+    account = clients("sts").get_caller_identity()["Account"]
+    account_flags = _account_bpa(clients("s3control"), account)
+    for scope, flags in (("bucket", bucket_flags), ("account", account_flags)):
+        subject = f"Block Public Access ({scope})"
+        blocking = [
+            flag for flag in ("BlockPublicPolicy", "RestrictPublicBuckets") if flags.get(flag)
+        ]
+        if needs_public and blocking:
+            yield Finding(
+                subject,
+                False,
+                f"{', '.join(blocking)} is on, so S3 refuses or ignores the user_agent policy",
+                f"turn {' and '.join(blocking)} off at the {scope} level, or use auth_mode source_ip or iam",
+            )
+        elif not needs_public and not all(flags.get(flag) for flag in _BPA_FLAGS):
+            off = [flag for flag in _BPA_FLAGS if not flags.get(flag)]
+            yield Finding(
+                subject,
+                False,
+                f"{', '.join(off)} is off, though {d.auth_mode} mode needs no public access",
+                "turn every Block Public Access setting on",
+            )
+        else:
+            yield Finding(subject, True, "fits the auth mode")
+
+
+def _bucket_bpa(s3: Any, bucket: str) -> dict[str, bool]:
+    try:
+        return dict(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"])
+    except ClientError as exc:
+        if _code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            return {}
+        raise
+
+
+def _account_bpa(s3control: Any, account: str) -> dict[str, bool]:
+    try:
+        return dict(
+            s3control.get_public_access_block(AccountId=account)["PublicAccessBlockConfiguration"]
+        )
+    except ClientError as exc:
+        if _code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            return {}
+        raise
+
+
+def _notification(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    config = clients("s3").get_bucket_notification_configuration(Bucket=d.settings.trigger_bucket)
+    subject = "trigger bucket notification"
+    functions = config.get("LambdaFunctionConfigurations", [])
+    targets = [c.get("LambdaFunctionArn", "") for c in functions]
+    wanted = d.dispatcher_function
+    matching = [
+        c
+        for c in functions
+        if wanted and c.get("LambdaFunctionArn", "").split(":function:")[-1].split(":")[0] == wanted
+    ]
+    if not functions:
+        others = [k for k in config if k.endswith("Configurations") and config[k]]
+        detail = "no notification starts a Lambda function" + (
+            f" (it has {', '.join(others)})" if others else ""
+        )
+        yield Finding(
+            subject, False, detail, "apply the module: it owns the bucket's one notification"
+        )
+        return
+    if wanted and not matching:
+        yield Finding(
+            subject, False, f"it starts {', '.join(targets)}, not {wanted}", "apply the module"
+        )
+        return
+    for c in matching or functions:
+        rules = c.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+        prefix = next((r["Value"] for r in rules if r.get("Name", "").lower() == "prefix"), "")
+        events = c.get("Events", [])
+        if prefix != "triggers/" or not any(e.startswith("s3:ObjectCreated:") for e in events):
+            yield Finding(
+                subject,
+                False,
+                f"filter is prefix {prefix!r}, events {events}",
+                "notify on s3:ObjectCreated:* with prefix triggers/",
+            )
+        else:
+            yield Finding(
+                subject,
+                True,
+                f"ObjectCreated under triggers/ starts {c['LambdaFunctionArn'].split(':function:')[-1]}",
+            )
+
+
+def _functions(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    lam = clients("lambda")
+    expected = d.settings.to_env()
+    names = [
+        ("publisher", d.settings.publisher_function),
+        ("dispatcher", d.dispatcher_function),
+        ("recorder", d.recorder_function),
+    ]
+    for role, name in names:
+        if not name:
+            continue
+        subject = f"{role} function"
+        try:
+            config = lam.get_function_configuration(FunctionName=name)
+        except ClientError as exc:
+            yield Finding(
+                subject, False, f"{name} is missing ({_code(exc)})", "run terraform apply"
+            )
+            continue
+        env = config.get("Environment", {}).get("Variables", {})
+        wrong = [var for var in ENVIRONMENT.values() if env.get(var) != expected[var]]
+        if wrong:
+            yield Finding(
+                subject,
+                False,
+                f"{name}'s environment has wrong or missing {', '.join(wrong)}",
+                "apply the module again",
+            )
+        else:
+            yield Finding(subject, True, f"{name} exists with the deployment's environment")
+
+
+def _table(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    db = clients("dynamodb")
+    table = d.settings.ledger_table
+    try:
+        db.describe_table(TableName=table)
+    except ClientError as exc:
+        yield Finding(
+            "ledger table", False, f"{table} is missing ({_code(exc)})", "run terraform apply"
+        )
+        return
+    ttl = db.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    if (
+        ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+        and ttl.get("AttributeName") == "expires_at"
+    ):
+        yield Finding("ledger table", True, f"{table} exists, TTL on expires_at")
+    else:
+        yield Finding(
+            "ledger table",
+            False,
+            f"{table} has no TTL on expires_at: old runs are never removed",
+            "enable TTL on expires_at",
+        )
+
+
+def _is_anyone(principal: Any) -> bool:
+    return principal == "*" or (
+        isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))
+    )
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)

@@ -1,0 +1,219 @@
+"""`cronbridge doctor` against a deployment built on moto, right and then broken."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from bridge.aws.doctor import Deployment, Finding, diagnose
+from bridge.aws.ledger import table_definition
+from tests.aws_world import SETTINGS
+
+BUCKET = SETTINGS.trigger_bucket
+
+
+def user_agent_policy(extra_condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    condition: dict[str, Any] = {"StringEquals": {"aws:UserAgent": ["secret-1", "secret-2"]}}
+    condition.update(extra_condition or {})
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SchedulerPutsTriggers",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/triggers/*",
+                "Condition": condition,
+            },
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+@pytest.fixture
+def deployment(aws: None) -> Deployment:
+    s3 = boto3.client("s3")
+    for bucket in (SETTINGS.state_bucket, BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_public_access_block(
+        Bucket=BUCKET,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": False,
+        },
+    )
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(user_agent_policy()))
+    db = boto3.client("dynamodb")
+    db.create_table(**table_definition(SETTINGS.ledger_table))
+    db.update_time_to_live(
+        TableName=SETTINGS.ledger_table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+    role = boto3.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("handler.py", "def handler(e, c):\n    return 1\n")
+    lam = boto3.client("lambda")
+    arns = {}
+    for name in ("cronbridge-dispatcher", SETTINGS.publisher_function, "cronbridge-recorder"):
+        arns[name] = lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": archive.getvalue()},
+            Environment={"Variables": SETTINGS.to_env()},
+        )["FunctionArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "LambdaFunctionArn": arns["cronbridge-dispatcher"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "triggers/"}]}},
+                }
+            ]
+        },
+    )
+    return Deployment(SETTINGS, "user_agent", "cronbridge-dispatcher", "cronbridge-recorder")
+
+
+def run(deployment: Deployment, **changes: Any) -> list[Finding]:
+    d = Deployment(**{**deployment.__dict__, **changes})
+    return diagnose(lambda service: boto3.client(service), d)
+
+
+def problems(findings: list[Finding]) -> dict[str, str]:
+    return {f.subject: f.detail for f in findings if not f.ok}
+
+
+def test_a_right_deployment_passes_every_check(deployment: Deployment) -> None:
+    findings = run(deployment)
+    assert problems(findings) == {}
+    assert [f.subject for f in findings] == [
+        "state bucket",
+        "trigger bucket",
+        "trigger bucket policy (user_agent)",
+        "Block Public Access (bucket)",
+        "Block Public Access (account)",
+        "trigger bucket notification",
+        "publisher function",
+        "dispatcher function",
+        "recorder function",
+        "ledger table",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "subject", "words"),
+    [
+        (
+            lambda: boto3.client("s3").delete_bucket_policy(Bucket=BUCKET),
+            "trigger bucket policy (user_agent)",
+            "no statement lets a scheduler PUT",
+        ),
+        (
+            lambda: boto3.client("s3").put_bucket_policy(
+                Bucket=BUCKET,
+                Policy=json.dumps(
+                    {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": "*",
+                                "Action": ["s3:PutObject", "s3:GetObject"],
+                                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                            }
+                        ]
+                    }
+                ),
+            ),
+            "trigger bucket policy (user_agent)",
+            "allows s3:PutObject, s3:GetObject",
+        ),
+        (
+            lambda: boto3.client("s3control").put_public_access_block(
+                AccountId="123456789012",
+                PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            ),
+            "Block Public Access (account)",
+            "BlockPublicPolicy, RestrictPublicBuckets is on",
+        ),
+        (
+            lambda: boto3.client("s3").put_bucket_notification_configuration(
+                Bucket=BUCKET, NotificationConfiguration={}
+            ),
+            "trigger bucket notification",
+            "no notification starts a Lambda function",
+        ),
+        (
+            lambda: boto3.client("lambda").update_function_configuration(
+                FunctionName="cronbridge-recorder", Environment={"Variables": {}}
+            ),
+            "recorder function",
+            "wrong or missing CRONBRIDGE_STATE_BUCKET",
+        ),
+        (
+            lambda: boto3.client("dynamodb").update_time_to_live(
+                TableName=SETTINGS.ledger_table,
+                TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires_at"},
+            ),
+            "ledger table",
+            "no TTL on expires_at",
+        ),
+    ],
+)
+def test_each_breakage_is_named_with_a_fix(
+    deployment: Deployment, breakage: Callable[[], Any], subject: str, words: str
+) -> None:
+    breakage()
+    found = {f.subject: f for f in run(deployment) if not f.ok}
+    assert list(found) == [subject]
+    assert words in found[subject].detail
+    assert found[subject].fix
+
+
+def test_iam_mode_wants_no_anonymous_access_and_full_block_public_access(
+    deployment: Deployment,
+) -> None:
+    found = problems(run(deployment, auth_mode="iam"))
+    assert found["trigger bucket policy (iam)"] == "iam mode, yet the policy lets anyone in"
+    assert (
+        "BlockPublicPolicy, RestrictPublicBuckets is off" in found["Block Public Access (bucket)"]
+    )
+
+
+def test_source_ip_mode_wants_the_addresses_in_the_policy(deployment: Deployment) -> None:
+    found = problems(run(deployment, auth_mode="source_ip"))
+    assert "does not limit the source addresses" in found["trigger bucket policy (source_ip)"]
+    boto3.client("s3").put_bucket_policy(
+        Bucket=BUCKET,
+        Policy=json.dumps(user_agent_policy({"IpAddress": {"aws:SourceIp": ["203.0.113.0/28"]}})),
+    )
+    assert "trigger bucket policy (source_ip)" not in problems(
+        run(deployment, auth_mode="source_ip")
+    )
