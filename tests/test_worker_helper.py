@@ -130,3 +130,44 @@ def test_a_raw_event_that_is_not_an_envelope_is_refused(store: ClaimStore) -> No
 
     with pytest.raises(InvalidInput):
         counting_worker(store, [])({"hello": 1}, Context("r"))
+
+
+def test_a_payload_too_large_to_send_inline_travels_by_reference(aws: None, tmp_path: Path) -> None:
+    import json as _json
+
+    from publishers.delivery import AsyncInvoker, LambdaSink, PayloadStore
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="state-bucket")
+    sent: list[bytes] = []
+
+    class FakeLambda:
+        def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+            sent.append(Payload)
+            return {"StatusCode": 202}
+
+    big = {"blob": "x" * 5000}
+    small = {"n": 1}
+    sink = LambdaSink(
+        AsyncInvoker(FakeLambda(), threads=2),
+        "worker",
+        PayloadStore(s3, "state-bucket"),
+        limit=1024,
+    )
+    sink.send([{**envelope("big"), "payload": big}, {**envelope("small"), "payload": small}])
+    events = sorted((_json.loads(p) for p in sent), key=lambda e: e["cronbridge"]["job"])
+    assert all(len(p) <= 1024 for p in sent)
+    assert events[0]["payload"] is None and events[0]["payload_ref"] == {
+        "bucket": "state-bucket",
+        "key": "payloads/g.r/a/big.json",
+    }
+    assert events[1]["payload"] == small and "payload_ref" not in events[1]
+    received: list[Any] = []
+
+    @cronbridge_worker(claims=lambda: SqliteClaims(tmp_path / "ledger.sqlite3"))
+    def handler(payload: Any, job: JobRef) -> None:
+        received.append(payload)
+
+    for event in events:
+        handler(event, Context(f"req-{event['cronbridge']['job']}"))
+    assert received == [big, small]
