@@ -30,7 +30,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import boto3
@@ -41,6 +41,7 @@ from bridge.exceptions import Unavailable
 from bridge.lambdas import dispatcher, recorder
 from bridge.local.lambda_api import LambdaApiServer
 from bridge.local.lambda_service import FunctionConfig, LocalLambda
+from bridge.local.loopback import LoopbackServer
 from bridge.ports import SystemClock
 from publishers.lambdas import publisher
 from publishers.targets import TargetSpec, load_python_handler
@@ -94,7 +95,7 @@ class DeploymentNames:
         )
 
 
-class TriggerBucketEndpoint(ThreadingHTTPServer):
+class TriggerBucketEndpoint(LoopbackServer):
     """The trigger bucket as a scheduler meets it: its policy's User-Agent rule (which
     moto does not evaluate), in front of moto's S3, where the object is then written.
 
@@ -102,18 +103,11 @@ class TriggerBucketEndpoint(ThreadingHTTPServer):
     else gets S3's 403 `AccessDenied` or 405, as the real bucket would answer.
     """
 
-    daemon_threads = True
-
     def __init__(self, s3: Any, bucket: str, secret: str) -> None:
-        super().__init__(("127.0.0.1", 0), _TriggerPut)
+        super().__init__(_TriggerPut)
         self.s3 = s3
         self.bucket = bucket
         self._secret = secret.encode()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def admits(self, user_agent: str) -> bool:
         return hmac.compare_digest(user_agent.encode("latin-1", "replace"), self._secret)
@@ -244,8 +238,7 @@ class Sandbox:
             thread.join(timeout=10)
         self.lambdas.close()
         self.api.stop()
-        self.trigger_endpoint.shutdown()
-        self.trigger_endpoint.server_close()
+        self.trigger_endpoint.stop()
         self.runtime.invoker.close()
         self.moto.stop()
 

@@ -3,7 +3,7 @@ for the ports that start work, so every step can be driven and inspected."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,9 @@ class World:
             clock=self.clock,
         )
 
-    def publish(self, unit: PublisherUnit) -> UnitOutcome:
+    def publish(
+        self, unit: PublisherUnit, time_left: Callable[[], float] | None = None
+    ) -> UnitOutcome:
         return run_publisher_unit(
             unit,
             registry=self.registry,
@@ -78,6 +80,7 @@ class World:
             publishers=self.invoker,
             sinks=self.sink,
             clock=self.clock,
+            time_left=time_left,
         )
 
     def drain_publishers(self) -> int:
@@ -310,15 +313,7 @@ def test_a_leaf_near_its_deadline_hands_the_rest_of_its_part_to_a_continuation(
     def time_left() -> float:
         return deadline - world.clock.monotonic()
 
-    outcome = run_publisher_unit(
-        leaf,
-        registry=world.registry,
-        ledger=world.ledger,
-        publishers=world.invoker,
-        sinks=world.sink,
-        clock=world.clock,
-        time_left=time_left,
-    )
+    outcome = world.publish(leaf, time_left)
     assert outcome.action == "continued"
     [continuation] = world.invoker.take()
     assert continuation.offset == outcome.jobs == len(world.sink.envelopes)

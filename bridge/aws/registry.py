@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bridge.domain.groups import GroupManifest, Job, decode_job, encode_job
+from bridge.domain.groups import GroupManifest, Job, decode_job, encode_job, not_registered
 from bridge.domain.names import validate_group_name
 from bridge.exceptions import Conflict, GroupNotFound
 
@@ -39,10 +39,7 @@ class S3Registry:
         if version is None:
             version = self.current_version(group)
             if version is None:
-                raise GroupNotFound(
-                    f"group {group!r} is not registered",
-                    hint="see `cronbridge groups list`, or register it with `cronbridge groups register`",
-                )
+                raise not_registered(group)
         body = self._get(f"{_prefix(group)}v{version}/group.json")
         if body is None:
             raise GroupNotFound(f"group {group!r} has no version {version}")
@@ -128,7 +125,7 @@ class S3Registry:
 
     def delete_group(self, group: str) -> None:
         if self._current(group) is None:
-            raise GroupNotFound(f"group {group!r} is not registered")
+            raise not_registered(group)
         # The pointer first: from this instant the group is gone for triggers.
         self._s3.delete_object(Bucket=self.bucket, Key=f"{_prefix(group)}current.json")
         keys: list[dict[str, str]] = []

@@ -10,7 +10,7 @@ from typing import Any
 from bridge.domain._show import show
 from bridge.domain.controls import Controls
 from bridge.domain.names import validate_group_name, validate_list_name
-from bridge.exceptions import InvalidInput, LineProblem
+from bridge.exceptions import GroupNotFound, InvalidInput, LineProblem
 
 __all__ = [
     "MAX_JOB_BYTES",
@@ -22,6 +22,7 @@ __all__ = [
     "ListManifest",
     "decode_job",
     "encode_job",
+    "not_registered",
     "plan_parts",
 ]
 
@@ -45,6 +46,13 @@ def encode_job(job: Job) -> str:
 def decode_job(line: str | bytes) -> Job:
     data = json.loads(line)
     return Job(id=data["id"], payload=data.get("payload"))
+
+
+def not_registered(group: str) -> GroupNotFound:
+    return GroupNotFound(
+        f"group {group!r} is not registered",
+        hint="see `cronbridge groups list`, or register it with `cronbridge groups register`",
+    )
 
 
 def plan_parts(job_count: int, part_size: int = PART_SIZE) -> tuple[int, ...]:

@@ -14,12 +14,13 @@ import json
 import random
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bridge.exceptions import NotFound
 from bridge.local.lambda_service import LocalLambda
+from bridge.local.loopback import LoopbackServer
 
 __all__ = ["INVOKE_PREFIX", "LambdaApiServer", "answer_invoke"]
 
@@ -104,8 +105,7 @@ def _send(
     request.wfile.write(body)
 
 
-class LambdaApiServer(ThreadingHTTPServer):
-    daemon_threads = True
+class LambdaApiServer(LoopbackServer):
     request_queue_size = 1024
 
     def __init__(
@@ -117,7 +117,7 @@ class LambdaApiServer(ThreadingHTTPServer):
         throttle: float = 0.0,
         seed: int = 0,
     ) -> None:
-        super().__init__((host, port), _InvokeHandler)
+        super().__init__(_InvokeHandler, host=host, port=port)
         self.lambdas = lambdas
         self.throttle = throttle
         self.throttled = 0
@@ -125,22 +125,6 @@ class LambdaApiServer(ThreadingHTTPServer):
         self.environment: dict[str, str] = {}
         self._random = random.Random(seed)  # noqa: S311 - fault injection, not crypto
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="lambda-api", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def should_throttle(self) -> bool:
         with self._lock:

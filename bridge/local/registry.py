@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bridge.domain.groups import GroupManifest, Job, decode_job, encode_job
+from bridge.domain.groups import GroupManifest, Job, decode_job, encode_job, not_registered
 from bridge.domain.names import validate_group_name
 from bridge.exceptions import Conflict, GroupNotFound
 
@@ -44,10 +44,7 @@ class FileRegistry:
         if version is None:
             version = self.current_version(group)
             if version is None:
-                raise GroupNotFound(
-                    f"group {group!r} is not registered",
-                    hint="see `cronbridge groups list`, or register it with `cronbridge groups register`",
-                )
+                raise not_registered(group)
         data = _read_json(self._version_dir(group, version) / "group.json")
         if data is None:
             raise GroupNotFound(f"group {group!r} has no version {version}")
@@ -101,7 +98,7 @@ class FileRegistry:
         with self._locked(group):
             current = group_dir / "current.json"
             if not current.exists():
-                raise GroupNotFound(f"group {group!r} is not registered")
+                raise not_registered(group)
             current.unlink()  # the group is gone for triggers from this instant
             for child in group_dir.iterdir():
                 if child.is_dir():

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape
 from bridge.domain.triggers import MAX_BODY_BYTES, TRIGGER_PREFIX, TriggerEvent
 from bridge.exceptions import CronbridgeError, GroupNotFound, InvalidInput
 from bridge.local.lambda_api import answer_invoke, function_name
+from bridge.local.loopback import LoopbackServer
 from bridge.local.runtime import LocalRuntime
 
 __all__ = ["TriggerServer"]
@@ -37,8 +38,7 @@ __all__ = ["TriggerServer"]
 log = logging.getLogger("cronbridge.local.server")
 
 
-class TriggerServer(ThreadingHTTPServer):
-    daemon_threads = True
+class TriggerServer(LoopbackServer):
     request_queue_size = 512
 
     def __init__(
@@ -50,31 +50,13 @@ class TriggerServer(ThreadingHTTPServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        super().__init__((host, port), _Handler)
+        super().__init__(_Handler, host=host, port=port)
         self.runtime = runtime
         self.bucket = bucket
         self._secret = secret.encode()
         self._sequence = itertools.count(1)
-        self._thread: threading.Thread | None = None
         self.rejected: dict[str, int] = {}
         self._counts_lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="trigger-server", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def admits(self, user_agent: str) -> bool:
         # Constant-time, so response timing does not leak how much of a guess was right.

@@ -39,45 +39,52 @@ def evidence_dir(tmp_path: Path) -> Path:
     return path
 
 
+def launch(
+    args: list[str], env: dict[str, str], cwd: Path, marker: str
+) -> tuple[subprocess.Popen[str], list[str], list[str]]:
+    """Start `python -m bridge ARGS`; return once a line starts with `marker` (or it died).
+
+    The process, its stdout lines so far (the last one the marker's), and a list that
+    keeps collecting its stderr.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True
+    ).start()
+    stderr: list[str] = []
+    threading.Thread(target=lambda: stderr.extend(proc.stderr or []), daemon=True).start()
+    banner: list[str] = []
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end and not (banner and banner[-1].startswith(marker)):
+        try:
+            banner.append(lines.get(timeout=0.5))
+        except queue.Empty:
+            if proc.poll() is not None:
+                break
+    return proc, banner, stderr
+
+
 class Serve:
     def __init__(self, tmp_path: Path) -> None:
         self.home = Home.from_env()
         self.evidence = evidence_dir(tmp_path)
         self.env = cli_env(tmp_path)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "serve", "--port", "0", "--workers", "8"],
-            env=self.env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        self.proc, self.banner, self.stderr = launch(
+            ["serve", "--port", "0", "--workers", "8"], self.env, tmp_path, "Listening on "
         )
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(
-            target=lambda: [lines.put(line) for line in self.proc.stdout or []], daemon=True
-        ).start()
-        self.stderr: list[str] = []
-        threading.Thread(
-            target=lambda: self.stderr.extend(self.proc.stderr or []), daemon=True
-        ).start()
-        self.banner: list[str] = []
-        end = time.monotonic() + DEADLINE
-        while time.monotonic() < end:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            self.banner.append(line)
-            match = re.match(r"Listening on (http://\S+)", line)
-            if match:
-                self.url = match.group(1)
-                break
-        else:
+        match = re.match(r"Listening on (http://\S+)", self.banner[-1] if self.banner else "")
+        if match is None:
             self.stop()
-        if not hasattr(self, "url"):
             raise RuntimeError(f"serve did not start: {self.banner} {self.stderr}")
+        self.url = match.group(1)
         self.bucket_url = f"{self.url}/cronbridge-triggers"
         self.secret = self.home.secret()
         self.ledger = SqliteLedger(self.home.ledger_path)

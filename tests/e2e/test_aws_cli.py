@@ -5,11 +5,9 @@
 from __future__ import annotations
 
 import json
-import queue
 import shlex
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import numbered_jobs, write_jobs
-from tests.e2e.conftest import cli_env
+from tests.e2e.conftest import cli_env, launch
 
 DEADLINE = 240.0
 
@@ -26,34 +24,12 @@ class SandboxProcess:
     def __init__(self, tmp_path: Path) -> None:
         self.env = cli_env(tmp_path)
         self.cwd = tmp_path
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bridge",
-                "sandbox",
-                "up",
-                "--function",
-                "worker=sample_workers:note",
-            ],
-            env=self.env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
+        self.proc, self.banner, _ = launch(
+            ["sandbox", "up", "--function", "worker=sample_workers:note"],
+            self.env,
+            tmp_path,
+            "ready",
         )
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(
-            target=lambda: [lines.put(line) for line in self.proc.stdout or []], daemon=True
-        ).start()
-        end = time.monotonic() + 60
-        self.banner: list[str] = []
-        while time.monotonic() < end and (not self.banner or self.banner[-1].strip() != "ready"):
-            try:
-                self.banner.append(lines.get(timeout=0.5))
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
         exports = [
             line.split(" ", 1)[1].strip() for line in self.banner if line.startswith("export ")
         ]
@@ -79,8 +55,9 @@ class SandboxProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
 
 
 @pytest.fixture
