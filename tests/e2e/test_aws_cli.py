@@ -25,7 +25,14 @@ class SandboxProcess:
         self.env = cli_env(tmp_path)
         self.cwd = tmp_path
         self.proc, self.banner, _ = launch(
-            ["sandbox", "up", "--function", "worker=sample_workers:note"],
+            [
+                "sandbox",
+                "up",
+                "--function",
+                "worker=sample_workers:note",
+                "--function",
+                "fragile=sample_workers:fail_while_broken",
+            ],
             self.env,
             tmp_path,
             "ready",
@@ -128,6 +135,22 @@ def test_register_curl_and_watch_against_the_aws_code_path(
     assert doctor.returncode == 1  # the sandbox is not a deployment, and doctor says where
     assert "no notification starts a Lambda function (it has QueueConfigurations)" in doctor.stdout
     assert "cronbridge-publisher exists with the deployment's environment" in doctor.stdout
+    fragile = [*numbered_jobs("f", 4), {"id": "fragile-1", "payload": {"fragile": True}}]
+    listed = write_jobs(tmp_path / "f.jsonl", fragile)
+    made = sandbox.cli(
+        "groups", "register", "h", "--target", "lambda:fragile", "--list", f"a={listed}"
+    )
+    assert made.returncode == 0, made.stderr
+    (tmp_path / "evidence" / "broken").touch()
+    failed = sandbox.cli("trigger", "h", "--wait")
+    assert failed.returncode == 1, failed.stderr
+    assert "4 succeeded, 1 failed of 5" in failed.stdout
+    run_id = failed.stdout.split(":", 1)[0].removeprefix("run ")
+    (tmp_path / "evidence" / "broken").unlink()  # the fix lands
+    redrive = sandbox.cli("runs", "redrive", run_id, "--wait")
+    assert redrive.returncode == 0, redrive.stderr
+    assert "redriving 1 failed job(s)" in redrive.stdout
+    assert "5 succeeded, 0 failed of 5" in redrive.stdout
     missing = sandbox.cli("trigger", "nope")
     assert missing.returncode == 2 and "group 'nope' is not registered" in missing.stderr
 

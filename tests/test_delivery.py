@@ -1,0 +1,136 @@
+"""Delivery from the publisher Lambda: SQS batches and HTTP POSTs (real loopback server)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import boto3
+import pytest
+
+from bridge.local.loopback import LoopbackServer
+from publishers.delivery import Backoff, HttpSink, PayloadStore, SqsSink
+
+
+def envelope(job: str) -> dict[str, Any]:
+    return {
+        "cronbridge": {
+            "run": "g.r",
+            "group": "g",
+            "list": "a",
+            "job": job,
+            "scheduled_time": "t",
+            "attempt": 1,
+        },
+        "payload": {"job": job},
+    }
+
+
+NO_WAIT = Backoff(tries=4, sleep=lambda s: None)
+
+
+def test_sqs_sends_batches_of_ten_and_every_message_arrives(aws: None) -> None:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="state")
+    sink = SqsSink(sqs, url, PayloadStore(s3, "state"), backoff=NO_WAIT)
+    sink.send([envelope(f"j{i}") for i in range(25)])
+    received = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        received += [json.loads(m["Body"])["cronbridge"]["job"] for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
+        )
+    assert sorted(received) == sorted(f"j{i}" for i in range(25))
+
+
+class FlakySqs:
+    """SendMessageBatch that fails some entries the first time, as SQS may."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        jobs = [json.loads(e["MessageBody"])["cronbridge"]["job"] for e in Entries]
+        self.calls.append(jobs)
+        failed = [e for e in Entries if len(self.calls) == 1 and int(e["Id"]) % 3 == 0]
+        return {
+            "Failed": [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"} for e in failed
+            ]
+        }
+
+
+def test_sqs_entries_that_fail_are_sent_again_and_only_they() -> None:
+    flaky = FlakySqs()
+    SqsSink(flaky, "q", PayloadStore(None, "state"), backoff=NO_WAIT).send(
+        [envelope(f"j{i}") for i in range(7)]
+    )
+    assert flaky.calls == [[f"j{i}" for i in range(7)], ["j0", "j3", "j6"]]
+
+
+class _Target(BaseHTTPRequestHandler):
+    server: Any
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        job = body["cronbridge"]["job"]
+        with self.server.lock:
+            self.server.seen.append(job)
+            count = self.server.seen.count(job)
+        status = {"ok": 200, "flaky": 503 if count == 1 else 200, "down": 503, "bad": 400}[job]
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def target() -> Iterator[LoopbackServer]:
+    server = LoopbackServer(_Target)
+    server.seen = []  # type: ignore[attr-defined]
+    server.lock = threading.Lock()  # type: ignore[attr-defined]
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_http_posts_each_envelope_and_reports_its_result(target: LoopbackServer) -> None:
+    results: list[tuple[str, bool, str, int]] = []
+    sink = HttpSink(
+        f"{target.url}/jobs",
+        lambda env, ok, error, tries: results.append((env["cronbridge"]["job"], ok, error, tries)),
+        max_attempts=3,
+        timeout=5,
+        backoff=NO_WAIT,
+    )
+    sink.send([envelope(j) for j in ("ok", "flaky", "down", "bad")])
+    assert results == [
+        ("ok", True, "", 1),
+        ("flaky", True, "", 2),
+        ("down", False, f"HTTP 503 from {target.url}/jobs", 3),
+        ("bad", False, f"HTTP 400 from {target.url}/jobs", 1),  # a 4xx is not retried
+    ]
+
+
+def test_http_unreachable_is_a_failed_result_not_a_crash() -> None:
+    results: list[tuple[bool, str]] = []
+    sink = HttpSink(
+        "http://127.0.0.1:9/jobs",
+        lambda env, ok, error, tries: results.append((ok, error)),
+        max_attempts=2,
+        timeout=2,
+        backoff=NO_WAIT,
+    )
+    sink.send([envelope("ok")])
+    assert results[0][0] is False and results[0][1].startswith(
+        "could not reach http://127.0.0.1:9/jobs"
+    )
