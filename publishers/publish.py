@@ -58,12 +58,20 @@ def run_publisher_unit(
         children = split_unit(unit, branching)
         publishers.invoke_publishers(children)
         return UnitOutcome("split", children=len(children))
-    if ledger.part_dispatched(unit.run_id, unit.list_name, unit.part, unit.attempt):
+    if not unit.resume and ledger.part_dispatched(
+        unit.run_id, unit.list_name, unit.part, unit.attempt
+    ):
         return UnitOutcome("skipped", reason="part already dispatched")
 
     manifest = registry.load_manifest(unit.group, unit.version)
     wanted = (
         ledger.redrive_jobs(unit.run_id, unit.list_name, unit.attempt) if unit.attempt > 1 else None
+    )
+    # Resuming a first attempt: every job without a result is sent again.
+    finished = (
+        ledger.finished_jobs(unit.run_id, unit.list_name)
+        if unit.resume and wanted is None
+        else set()
     )
     max_rate = manifest.controls.max_rate
     leaves = sum(len(job_list.parts) for job_list in manifest.lists)
@@ -75,7 +83,11 @@ def run_publisher_unit(
     count = 0
     jobs = registry.read_part(unit.group, unit.version, unit.list_name, unit.part)
     for position, job in enumerate(jobs):
-        if position < unit.offset or (wanted is not None and job.id not in wanted):
+        if (
+            position < unit.offset
+            or (wanted is not None and job.id not in wanted)
+            or job.id in finished
+        ):
             continue
         if time_left is not None and time_left() < STOP_MARGIN:
             sink.send(batch)

@@ -46,6 +46,8 @@ EXPECTED = {
         "record_destination",
         "redrive_run",
         "register_group",
+        "ResumedRun",
+        "resume_runs",
     ],
     "bridge.ports": [
         "Clock",

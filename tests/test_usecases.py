@@ -21,6 +21,7 @@ from bridge.usecases.dispatch import handle_trigger
 from bridge.usecases.record import record_destination
 from bridge.usecases.redrive import redrive_run
 from bridge.usecases.register import ListSource, register_group
+from bridge.usecases.resume import resume_runs
 from publishers.publish import UnitOutcome, run_publisher_unit
 from tests.conftest import FakeClock, numbered_jobs, write_jobs
 from tests.fakes import RecordingInvoker, RecordingSink
@@ -323,3 +324,58 @@ def test_a_leaf_near_its_deadline_hands_the_rest_of_its_part_to_a_continuation(
     assert sorted(world.sink.job_ids(), key=lambda j: int(j[2:])) == [f"a-{i}" for i in range(30)]
     run = world.ledger.get_run("g.20261122T030000Z")
     assert run is not None and run.dispatched == 30
+
+
+def test_resume_resends_exactly_the_jobs_without_a_result(world: World) -> None:
+    world.register({"a": 2500})
+    outcome = world.trigger(world.event(SLOT))
+    world.publish(world.invoker.take()[0])  # the root splits into three leaves
+    leaves = world.invoker.take()
+    world.publish(leaves[0])  # part 0 goes out, then the runtime stops:
+    world.sink.envelopes = world.sink.envelopes[:600]
+    done = set(world.sink.job_ids())
+    world.finish_jobs()  # 600 results arrived; 400 invocations of part 0 were lost
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and (run.succeeded, run.dispatched) == (600, 1000)
+
+    resumed = resume_runs(registry=world.registry, ledger=world.ledger, publishers=world.invoker)
+    assert [(r.run_id, r.how) for r in resumed] == [(outcome.run_id, "resent")]
+    world.drain_publishers()
+    resent = world.sink.job_ids()
+    assert len(resent) == len(set(resent)) == 1900
+    assert not set(resent) & done
+    world.finish_jobs()
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and (run.state, run.succeeded, run.dispatched) == (
+        RunState.SUCCEEDED,
+        2500,
+        2500,
+    )
+    assert resume_runs(registry=world.registry, ledger=world.ledger, publishers=world.invoker) == []
+
+
+def test_resume_launches_a_run_whose_publishers_never_started(world: World) -> None:
+    world.register({"a": 3})
+    world.invoker.fail_next = 1
+    with pytest.raises(ConnectionError):
+        world.trigger(world.event(SLOT))
+    resumed = resume_runs(registry=world.registry, ledger=world.ledger, publishers=world.invoker)
+    assert [r.how for r in resumed] == ["launched"]
+    world.drain_publishers()
+    assert sorted(world.sink.job_ids()) == ["a-0", "a-1", "a-2"]
+
+
+def test_resume_finishes_an_interrupted_redrive(world: World) -> None:
+    world.register({"a": 4})
+    outcome = world.trigger(world.event(SLOT))
+    world.drain_publishers()
+    world.finish_jobs(fail={"a-2"})
+    world.invoker.fail_next = 1
+    with pytest.raises(ConnectionError):
+        redrive_run(
+            outcome.run_id, registry=world.registry, ledger=world.ledger, publishers=world.invoker
+        )
+    resumed = resume_runs(registry=world.registry, ledger=world.ledger, publishers=world.invoker)
+    assert [r.how for r in resumed] == ["redriven"]
+    world.drain_publishers()
+    assert world.sink.job_ids() == ["a-2"]

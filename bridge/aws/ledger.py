@@ -323,6 +323,14 @@ class DynamoLedger:
         prefix = f"redrive#{attempt:06d}#{list_name}#"
         return {item["sk"][len(prefix) :] for item in self._query_prefix(f"run#{run_id}", prefix)}
 
+    def finished_jobs(self, run_id: str, list_name: str) -> set[str]:
+        final = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
+        return {
+            item["sk"][4:]
+            for item in self._jobs(run_id, status=None)
+            if item["list"] == list_name and item["status"] in final
+        }
+
     def job_results(self, run_id: str, status: str | None, limit: int) -> list[JobResult]:
         run = self.get_run(run_id)
         group = run.group if run else ""

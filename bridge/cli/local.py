@@ -68,6 +68,8 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()
+    for resumed in runtime.resume():
+        out.print(f"resuming run {resumed.run_id} ({resumed.how})", markup=False)
     out.print(f"Listening on {server.url}", markup=False)
     out.print(f"home      {the_home.root}", markup=False)
     out.print(f"secret    {the_home.secret()}  (the User-Agent a trigger must send)", markup=False)

@@ -29,6 +29,7 @@ class PublisherUnit:
     scheduled_time: str
     attempt: int = 1  # 1 for the run's dispatch, n+1 for its n-th redrive
     offset: int = 0  # jobs of a leaf's part already handed over by an earlier invocation
+    resume: bool = False  # re-send the jobs that have no result yet, dispatched or not
 
     def __post_init__(self) -> None:
         if not 0 <= self.first_part < self.end_part:

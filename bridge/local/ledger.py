@@ -314,6 +314,14 @@ class SqliteLedger:
             ).fetchall()
         return {row["job_id"] for row in rows}
 
+    def finished_jobs(self, run_id: str, list_name: str) -> set[str]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT job_id FROM results WHERE run_id = ? AND list = ? AND status IN (?, ?)",
+                (run_id, list_name, JobStatus.SUCCEEDED.value, JobStatus.FAILED.value),
+            ).fetchall()
+        return {row["job_id"] for row in rows}
+
     def job_results(self, run_id: str, status: str | None, limit: int) -> list[JobResult]:
         where, args = ("AND status = ?", (status,)) if status else ("", ())
         with self._connection() as conn:

@@ -27,6 +27,7 @@ from bridge.usecases.dispatch import TriggerOutcome, handle_trigger
 from bridge.usecases.record import record_destination
 from bridge.usecases.redrive import RedriveOutcome, redrive_run
 from bridge.usecases.register import ListSource, register_group
+from bridge.usecases.resume import ResumedRun, resume_runs
 from publishers.publish import run_publisher_unit
 
 __all__ = ["PUBLISHER_FUNCTION", "RECORDER_FUNCTION", "LocalRuntime", "worker_function"]
@@ -97,6 +98,10 @@ class LocalRuntime:
         return handle_trigger(
             event, registry=self.registry, ledger=self.ledger, publishers=self, clock=self.clock
         )
+
+    def resume(self) -> list[ResumedRun]:
+        """Finish what a stopped runtime left running (see bridge.usecases.resume)."""
+        return resume_runs(registry=self.registry, ledger=self.ledger, publishers=self)
 
     def redrive(self, run_id: str) -> RedriveOutcome:
         return redrive_run(run_id, registry=self.registry, ledger=self.ledger, publishers=self)

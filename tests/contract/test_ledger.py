@@ -181,3 +181,14 @@ def test_list_runs_newest_first_by_group(ledger: Ledger) -> None:
         ledger.open_run(run, previous=previous, cancel=None)
     assert [r.run_id for r in ledger.list_runs("g", 10)] == ["g.b", "g.a"]
     assert [r.run_id for r in ledger.list_runs(None, 2)] == ["h.c", "g.b"]
+
+
+def test_finished_jobs_are_those_with_a_final_result(ledger: Ledger) -> None:
+    ledger.open_run(make_run(total=4), previous=None, cancel=None)
+    ledger.record_result(result("j1"))
+    ledger.record_result(result("j2", ok=False))
+    ledger.record_result(result("j3", list_name="b"))
+    assert ledger.finished_jobs("g.r1", "a") == {"j1", "j2"}
+    ledger.record_result(result("j4"))
+    ledger.begin_redrive("g.r1")  # j2 goes back to waiting for a result
+    assert ledger.finished_jobs("g.r1", "a") == {"j1", "j4"}

@@ -254,3 +254,39 @@ def test_serve_prints_the_endpoint_and_the_secret(serve: Serve) -> None:
     assert f"Listening on {serve.url}" in banner
     endpoint = json.loads((serve.home.root / "endpoint.json").read_text())
     assert endpoint == {"url": serve.url, "bucket": "cronbridge-triggers"}
+
+
+def test_a_killed_server_resumes_its_run_on_restart_nothing_lost_nothing_counted_twice(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+
+    first = Serve(tmp_path)
+    try:
+        register(first, tmp_path, "python:sample_workers:slow_note", {"a": numbered_jobs("a", 600)})
+        run_id = put(first, "/cronbridge-triggers/triggers/g").headers["x-cronbridge-run"]
+        first.wait_for_run(run_id, lambda r: r.succeeded >= 60)
+        os.kill(first.proc.pid, signal.SIGKILL)  # no goodbye: queued invocations are lost
+        first.proc.wait(timeout=30)
+        interrupted = first.ledger.get_run(run_id)
+    finally:
+        first.stop()
+    assert interrupted is not None and interrupted.state is RunState.RUNNING
+    assert interrupted.succeeded < 600
+
+    second = Serve(tmp_path)
+    try:
+        assert f"resuming run {run_id} (resent)" in "".join(second.banner)
+        run = second.wait_for_run(run_id)
+        results = second.ledger.job_results(run_id, None, 10_000)
+    finally:
+        second.stop()
+    assert (run.state, run.succeeded, run.failed, run.dispatched) == (
+        RunState.SUCCEEDED,
+        600,
+        0,
+        600,
+    )
+    assert sorted(r.ref.job_id for r in results) == sorted(f"a-{i}" for i in range(600))
+    assert set(second.calls()) == {f"a-{i}" for i in range(600)}  # every job ran at least once

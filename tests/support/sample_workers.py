@@ -38,3 +38,9 @@ def wait_for_gate(event: dict[str, Any], context: Any) -> str:
     while not (_evidence_dir() / "gate").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     return event["cronbridge"]["job"]
+
+
+def slow_note(event: dict[str, Any], context: Any) -> str:
+    """Like note, 20 ms slower: a run that lasts long enough to be interrupted."""
+    time.sleep(0.02)
+    return note(event, context)
