@@ -27,9 +27,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No AWS_* or CRONBRIDGE_* variable leaks in; every test has its own home."""
+    """No AWS_*, AZURE_* or CRONBRIDGE_* variable leaks in; every test has its own home."""
     for name in list(os.environ):
-        if name.startswith(("AWS_", "CRONBRIDGE_")):
+        if name.startswith(("AWS_", "AZURE_", "CRONBRIDGE_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("CRONBRIDGE_HOME", str(tmp_path / "home"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from bridge.cli import aws as aws
+from bridge.cli import azure as azure
 from bridge.cli import groups as groups
 from bridge.cli import local as local
 from bridge.cli import runs as runs

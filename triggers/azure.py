@@ -1,0 +1,193 @@
+"""Azure Logic Apps triggers, deployed from Python (`azure-mgmt-logic` + `azure-identity`).
+
+One Consumption Logic App per group: a Recurrence trigger, and an HTTP action that PUTs
+`triggers/<group>` to the trigger bucket with the User-Agent secret and a body carrying
+the slot's scheduled time. Azure Scheduler, which the original design used, was retired
+on 2022-01-31 (its SDK `azure-mgmt-scheduler` is inactive); Logic Apps replaced it.
+
+`@{trigger().scheduledTime}` is the time the Recurrence trigger was scheduled to fire:
+a run may start up to a minute off its schedule, but this value names the slot, so the
+dispatcher derives one run id per slot whatever the drift or retries. (Microsoft's
+expression reference does not describe the property; the runtime's own error text lists
+the trigger object's properties as name, startTime, endTime, scheduledTime, ….)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.domain.names import validate_group_name
+from bridge.exceptions import InvalidInput
+
+__all__ = [
+    "API_VERSION",
+    "DEFINITION_SCHEMA",
+    "Recurrence",
+    "TriggerWorkflows",
+    "parse_every",
+    "workflow_definition",
+    "workflow_name",
+]
+
+API_VERSION = "2019-05-01"
+DEFINITION_SCHEMA = "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#"
+GROUP_TAG = "cronbridge-group"
+_FREQUENCIES = {"m": "Minute", "h": "Hour", "d": "Day", "w": "Week"}
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_AT = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    frequency: str  # Minute | Hour | Day | Week
+    interval: int
+    hours: tuple[int, ...] = ()
+    minutes: tuple[int, ...] = ()
+    week_days: tuple[str, ...] = ()
+    time_zone: str = "UTC"
+
+    def to_definition(self) -> dict[str, Any]:
+        recurrence: dict[str, Any] = {
+            "frequency": self.frequency,
+            "interval": self.interval,
+            "timeZone": self.time_zone,
+        }
+        schedule: dict[str, Any] = {}
+        if self.hours:
+            schedule["hours"] = list(self.hours)
+        if self.minutes:
+            schedule["minutes"] = list(self.minutes)
+        if self.week_days:
+            schedule["weekDays"] = list(self.week_days)
+        if schedule:
+            recurrence["schedule"] = schedule
+        return recurrence
+
+
+def parse_every(
+    every: str, *, at: Sequence[str] = (), on: Sequence[str] = (), time_zone: str = "UTC"
+) -> Recurrence:
+    """`--every 5m|2h|1d|1w`, `--at HH:MM` (repeatable), `--on Monday` (repeatable)."""
+    match = re.fullmatch(r"(\d+)([mhdw])", every.strip().lower())
+    if match is None or int(match.group(1)) < 1:
+        raise InvalidInput(
+            f"--every {every!r} must be a count and a unit, such as 5m, 2h, 1d or 1w"
+        )
+    frequency = _FREQUENCIES[match.group(2)]
+    hours: set[int] = set()
+    minutes: set[int] = set()
+    for text in at:
+        found = _AT.fullmatch(text.strip())
+        if found is None:
+            raise InvalidInput(f"--at {text!r} must be a time such as 03:00 or 17:30")
+        hours.add(int(found.group(1)))
+        minutes.add(int(found.group(2)))
+    if at and frequency not in ("Day", "Week"):
+        raise InvalidInput("--at works with --every in days or weeks (1d, 1w)")
+    days = []
+    for day in on:
+        named = next((d for d in _DAYS if d.lower() == day.strip().lower()), None)
+        if named is None:
+            raise InvalidInput(f"--on {day!r} must be a day of the week, such as Monday")
+        days.append(named)
+    if days and frequency != "Week":
+        raise InvalidInput("--on works with --every in weeks (1w)")
+    return Recurrence(
+        frequency,
+        int(match.group(1)),
+        tuple(sorted(hours)),
+        tuple(sorted(minutes)),
+        tuple(days),
+        time_zone,
+    )
+
+
+def workflow_name(group: str) -> str:
+    return f"cronbridge-{validate_group_name(group)}"
+
+
+def workflow_definition(trigger_url: str, recurrence: Recurrence) -> dict[str, Any]:
+    """The workflow definition. The User-Agent secret is not in it: it is the workflow
+    parameter `userAgent` (SecureString), and the action's inputs and outputs are kept
+    out of run history."""
+    return {
+        "$schema": DEFINITION_SCHEMA,
+        "contentVersion": "1.0.0.0",
+        "parameters": {"userAgent": {"type": "SecureString"}},
+        "triggers": {"Schedule": {"type": "Recurrence", "recurrence": recurrence.to_definition()}},
+        "actions": {
+            "Put_trigger": {
+                "type": "Http",
+                "inputs": {
+                    "method": "PUT",
+                    "uri": trigger_url,
+                    "headers": {
+                        "User-Agent": "@parameters('userAgent')",
+                        "Content-Type": "application/json",
+                    },
+                    "body": {
+                        "scheduled_time": "@{trigger().scheduledTime}",
+                        "source": "azure-logic-apps",
+                    },
+                    "retryPolicy": {
+                        "type": "exponential",
+                        "count": 4,
+                        "interval": "PT15S",
+                        "maximumInterval": "PT1H",
+                    },
+                },
+                "runAfter": {},
+                "runtimeConfiguration": {"secureData": {"properties": ["inputs", "outputs"]}},
+            }
+        },
+        "outputs": {},
+    }
+
+
+@dataclass
+class TriggerWorkflows:
+    """Create, list and delete the Logic Apps that fire cronbridge groups."""
+
+    client: Any  # azure.mgmt.logic.LogicManagementClient
+    resource_group: str
+    _models: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        from azure.mgmt.logic import models
+
+        self._models = models
+
+    def deploy(
+        self,
+        group: str,
+        *,
+        location: str,
+        trigger_url: str,
+        user_agent: str,
+        recurrence: Recurrence,
+    ) -> Any:
+        models = self._models
+        workflow = models.Workflow(
+            location=location,
+            tags={GROUP_TAG: group},
+            state="Enabled",
+            definition=workflow_definition(trigger_url, recurrence),
+            parameters={
+                "userAgent": models.WorkflowParameter(type="SecureString", value=user_agent)
+            },
+        )
+        return self.client.workflows.create_or_update(
+            self.resource_group, workflow_name(group), workflow
+        )
+
+    def list(self) -> Iterator[tuple[str, Any]]:
+        for workflow in self.client.workflows.list_by_resource_group(self.resource_group):
+            group = (workflow.tags or {}).get(GROUP_TAG)
+            if group:
+                yield group, workflow
+
+    def delete(self, group: str) -> None:
+        self.client.workflows.delete(self.resource_group, workflow_name(group))
