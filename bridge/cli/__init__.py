@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bridge.cli import aws as aws
-from bridge.cli import azure as azure
-from bridge.cli import groups as groups
-from bridge.cli import local as local
-from bridge.cli import runs as runs
+# Registration order is the order `cronbridge --help` lists them in.
+from bridge.cli import local as local  # isort: skip
+from bridge.cli import groups as groups  # isort: skip
+from bridge.cli import runs as runs  # isort: skip
+from bridge.cli import aws as aws  # isort: skip
+from bridge.cli import azure as azure  # isort: skip
 from bridge.cli.app import app as app
 from bridge.cli.app import run_app
 

@@ -17,7 +17,7 @@ __all__ = ["app", "backend", "err_console", "home", "out", "print_json", "run_ap
 
 app = typer.Typer(
     name="cronbridge",
-    help="Fire thousands of jobs from one HTTP request: local runtime and CLI.",
+    help="Fire thousands of jobs from one HTTP request, on this machine or on AWS.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
