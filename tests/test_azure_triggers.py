@@ -198,54 +198,29 @@ def test_definition_is_stable_json() -> None:
     assert definition["$schema"].endswith("/2016-06-01/workflowdefinition.json#")
 
 
+DEPLOY = [
+    "azure",
+    "deploy-trigger",
+    "nightly",
+    "--resource-group",
+    "rg",
+    "--location",
+    "westeurope",
+]
+
+
 def test_cli_says_what_is_missing_before_touching_azure(
     capsys: pytest.CaptureFixture[str], home: Home
 ) -> None:
-    code = run_app(
-        [
-            "azure",
-            "deploy-trigger",
-            "nightly",
-            "--resource-group",
-            "rg",
-            "--location",
-            "westeurope",
-            "--every",
-            "1d",
-        ]
-    )
+    code = run_app([*DEPLOY, "--every", "1d"])
     err = capsys.readouterr().err
     assert code == 2 and "the trigger bucket's URL and User-Agent secret are not configured" in err
-    (home.root).mkdir(parents=True, exist_ok=True)
+    home.root.mkdir(parents=True, exist_ok=True)
     (home.root / "aws.json").write_text(
         json.dumps({"CRONBRIDGE_TRIGGER_BUCKET": "b", "CRONBRIDGE_TRIGGER_SECRET": SECRET})
     )
-    code = run_app(
-        [
-            "azure",
-            "deploy-trigger",
-            "nightly",
-            "--resource-group",
-            "rg",
-            "--location",
-            "westeurope",
-            "--every",
-            "1d",
-        ]
-    )
+    code = run_app([*DEPLOY, "--every", "1d"])
     err = capsys.readouterr().err
     assert code == 2 and "no Azure subscription given" in err and SECRET not in err
-    code = run_app(
-        [
-            "azure",
-            "deploy-trigger",
-            "nightly",
-            "--resource-group",
-            "rg",
-            "--location",
-            "x",
-            "--every",
-            "soon",
-        ]
-    )
+    code = run_app([*DEPLOY, "--every", "soon"])
     assert code == 2 and "--every 'soon'" in capsys.readouterr().err
