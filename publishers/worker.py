@@ -32,10 +32,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from bridge.domain.results import JobRef, parse_envelope
+from bridge.domain.results import JobRef, JobResult, JobStatus, parse_envelope
+from bridge.exceptions import InvalidInput
 
 __all__ = [
     "Claim",
@@ -208,26 +210,57 @@ def default_claims() -> ClaimStore:
 
 
 Worker = Callable[[Any, JobRef], Any]
+ResultRecorder = Callable[[JobResult], bool]
+
+
+def default_results() -> ResultRecorder:
+    """Record into the DynamoDB ledger named by CRONBRIDGE_LEDGER_TABLE."""
+    table = os.environ.get("CRONBRIDGE_LEDGER_TABLE")
+    if not table:
+        raise InvalidInput(
+            "an SQS consumer records results in the ledger: set CRONBRIDGE_LEDGER_TABLE"
+        )
+    import boto3
+
+    from bridge.aws.ledger import DynamoLedger
+
+    return DynamoLedger(boto3.client("dynamodb"), table).record_result
 
 
 def cronbridge_worker(
     function: Worker | None = None,
     *,
     claims: Callable[[], ClaimStore] = default_claims,
+    results: Callable[[], ResultRecorder] = default_results,
+    max_attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
     """Decorate `function(payload, job)` into a Lambda handler `handler(event, context)`.
 
-    `claims` makes the claim store on first use (default: from the environment).
+    The handler takes a worker envelope (a `lambda:` target: Lambda's destinations
+    carry the result), or an SQS batch (an `sqs:` target, the Job Observer pattern).
+    For a batch the helper records each job's result in the ledger itself: a success
+    at once, a failure when the message has been received `max_attempts` times (make
+    it the queue's maxReceiveCount); earlier failures go back to SQS through
+    `batchItemFailures` (enable ReportBatchItemFailures on the event source mapping).
+
+    `claims` and `results` make their stores on first use (default: from the environment).
     """
 
     def decorate(fn: Worker) -> Callable[[Any, Any], Any]:
         store: list[ClaimStore] = []
+        recorder: list[ResultRecorder] = []
 
         @functools.wraps(fn)
         def handler(event: Any, context: Any) -> Any:
             if not store:  # made on first use, kept for the container's life
                 store.append(claims())
+            if _is_sqs_batch(event):
+                if not recorder:
+                    recorder.append(results())
+                return _consume_batch(
+                    event, store[0], recorder[0], fn, context, sleep, max_attempts
+                )
             ref, payload = parse_envelope(event)
             if isinstance(event, dict) and event.get("payload_ref"):
                 payload = _fetch_payload(event["payload_ref"])
@@ -264,6 +297,53 @@ def _run_once(
         raise
     store.complete(ref, owner, result)
     return result
+
+
+def _is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        return False
+    return all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+
+
+def _consume_batch(
+    event: dict[str, Any],
+    store: ClaimStore,
+    recorder: ResultRecorder,
+    fn: Worker,
+    context: Any,
+    sleep: Callable[[float], None],
+    max_attempts: int,
+) -> dict[str, Any]:
+    failures = []
+    for record in event["Records"]:
+        received = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        try:
+            envelope = json.loads(record["body"])
+            ref, payload = parse_envelope(envelope)
+            if envelope.get("payload_ref"):
+                payload = _fetch_payload(envelope["payload_ref"])
+        except (ValueError, InvalidInput):
+            # Not ours to run: let SQS keep it, and its dead-letter queue hold it after.
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        try:
+            _run_once(store, fn, ref, payload, context, sleep)
+            status, error = JobStatus.SUCCEEDED, ""
+        except DuplicateInProgress:
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        except Exception as exc:  # noqa: BLE001 - the worker's failure is the job's result
+            if received < max_attempts:
+                failures.append({"itemIdentifier": record["messageId"]})
+                continue
+            status, error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+        recorder(
+            JobResult(
+                ref=ref, status=status, tries=received, finished_at=datetime.now(UTC), error=error
+            )
+        )
+    return {"batchItemFailures": failures}
 
 
 def _fetch_payload(ref: Any) -> Any:

@@ -171,3 +171,90 @@ def test_a_payload_too_large_to_send_inline_travels_by_reference(aws: None, tmp_
     for event in events:
         handler(event, Context(f"req-{event['cronbridge']['job']}"))
     assert received == [big, small]
+
+
+def sqs_event(messages: list[dict[str, Any]], received: int = 1) -> dict[str, Any]:
+    """Messages as Lambda's SQS event source delivers them."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": str(received),
+                    "SentTimestamp": "1763780400000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def test_an_sqs_consumer_records_its_results_so_the_run_ends(aws: None, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bridge.aws.ledger import DynamoLedger
+    from bridge.domain.runs import Run, RunState
+    from publishers.delivery import PayloadStore, SqsSink
+
+    db = boto3.client("dynamodb")
+    db.create_table(**table_definition("ledger"))
+    ledger = DynamoLedger(db, "ledger")
+    t0 = datetime(2026, 11, 22, 3, tzinfo=UTC)
+    ledger.open_run(Run("g.r", "g", 1, RunState.RUNNING, 3, t0, t0), previous=None, cancel=None)
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    SqsSink(sqs, url, PayloadStore(None, "unused")).send(
+        [envelope(j) for j in ("ok-1", "ok-2", "bad")]
+    )
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    effects: list[str] = []
+
+    @cronbridge_worker(
+        claims=lambda: SqliteClaims(tmp_path / "claims.sqlite3"),
+        results=lambda: ledger.record_result,
+        max_attempts=3,
+    )
+    def consume(payload: Any, job: JobRef) -> str:
+        effects.append(job.job_id)
+        if job.job_id == "bad":
+            raise RuntimeError("cannot")
+        return "done"
+
+    first = consume(sqs_event(messages, received=1), Context("r1"))
+    bad_id = next(m["MessageId"] for m in messages if "bad" in m["Body"])
+    assert first == {"batchItemFailures": [{"itemIdentifier": bad_id}]}  # SQS will deliver it again
+    run = ledger.get_run("g.r")
+    assert run is not None and (run.succeeded, run.failed, run.state) == (2, 0, RunState.RUNNING)
+
+    again = consume(sqs_event(messages, received=3), Context("r2"))  # the last receive of each
+    assert again == {"batchItemFailures": []}
+    assert sorted(effects) == ["bad", "bad", "ok-1", "ok-2"]  # no second effect for the done jobs
+    run = ledger.get_run("g.r")
+    assert run is not None and (run.succeeded, run.failed, run.state) == (2, 1, RunState.FAILED)
+    [failed] = ledger.job_results("g.r", "failed", 10)
+    assert (failed.ref.job_id, failed.tries, failed.error) == ("bad", 3, "RuntimeError: cannot")
+
+
+def test_a_message_that_is_not_an_envelope_stays_in_the_queue(tmp_path: Path) -> None:
+    recorded: list[Any] = []
+
+    @cronbridge_worker(
+        claims=lambda: SqliteClaims(tmp_path / "c.sqlite3"), results=lambda: recorded.append
+    )
+    def consume(payload: Any, job: JobRef) -> None:
+        raise AssertionError("never called")
+
+    event = {
+        "Records": [
+            {"messageId": "m1", "body": "hello", "eventSource": "aws:sqs", "attributes": {}}
+        ]
+    }
+    assert consume(event, Context("r")) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert recorded == []
