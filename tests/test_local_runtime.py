@@ -181,3 +181,20 @@ def test_a_target_that_breaks_after_registration_fails_its_jobs_with_the_reason(
     results = runtime.ledger.job_results(run_id, None, 10)
     assert {r.status for r in results} == {JobStatus.FAILED}
     assert "cannot import module 'vanishing_worker'" in results[0].error
+
+
+def test_a_worker_that_calls_sys_exit_fails_its_attempt_and_the_service_goes_on(
+    lambdas: LocalLambda,
+) -> None:
+    import sys
+
+    records: list[dict[str, Any]] = []
+    lambdas.define(
+        FunctionConfig("quits", lambda e, c: sys.exit(3), max_attempts=1, destination="d")
+    )
+    lambdas.define(FunctionConfig("d", lambda r, c: records.append(r)))
+    for _ in range(8):  # more than the pool's threads: none of them may die
+        lambdas.invoke_async("quits", {})
+    assert lambdas.wait_idle(WAIT)
+    assert len(records) == 8
+    assert records[0]["responsePayload"] == {"errorType": "SystemExit", "errorMessage": "3"}

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from bridge.domain.runs import RunState
+from bridge.domain.triggers import Trigger, TriggerBody, derive_run_id
 from bridge.exceptions import (
     CronbridgeError,
     GroupNotFound,
@@ -96,21 +98,29 @@ class Backend:
                     hint="use --signed, or `cronbridge config from-terraform DIR`",
                 )
             _put(request)
-        return self._find_run(group, source)
+        return self._find_run(group, source, when)
 
-    def _find_run(self, group: str, source: str) -> TriggerReply:
+    def _find_run(self, group: str, source: str, when: datetime | None) -> TriggerReply:
+        """The run this PUT opened (or skipped), or the slot's existing run."""
+        # A scheduled slot names its run: a run already there means this PUT is a duplicate.
+        slot = (
+            derive_run_id(Trigger(group, TriggerBody(scheduled_time=when), when, ""))
+            if when
+            else None
+        )
         end = time.monotonic() + _FIND_RUN_SECONDS
         while time.monotonic() < end:
-            for run in self.ledger.list_runs(group, 20):
-                if run.source == source:
-                    decision = (
-                        "skipped" if run.reason and run.state.value == "skipped" else "opened"
-                    )
+            candidates = [self.ledger.get_run(slot)] if slot else self.ledger.list_runs(group, 20)
+            for run in candidates:
+                if run is not None and (slot or run.source == source):
+                    if run.source != source:
+                        return TriggerReply("duplicate", run.run_id, "run exists")
+                    decision = "skipped" if run.state is RunState.SKIPPED else "opened"
                     return TriggerReply(decision, run.run_id, run.reason)
             time.sleep(0.5)
         raise Unavailable(
             f"the trigger was accepted, but no run of {group!r} appeared within {_FIND_RUN_SECONDS:g}s",
-            hint="a duplicate of an earlier slot opens no run; see `cronbridge runs list` and the dispatcher's log",
+            hint="see `cronbridge runs list` and the dispatcher's log",
         )
 
 

@@ -151,7 +151,7 @@ class LocalLambda:
         )
         try:
             return True, config.handler(event, context)
-        except Exception as exc:  # noqa: BLE001 - the runtime boundary, as in _execute
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the runtime boundary, as in _execute
             return False, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -250,7 +250,7 @@ class LocalLambda:
         try:
             response = config.handler(invocation.event, context)
             ok = True
-        except Exception as exc:  # noqa: BLE001 - the runtime boundary: every error is an attempt's result
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the runtime boundary: every error, even sys.exit(), is an attempt's result
             response = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
             ok = False
         elapsed = time.monotonic() - started

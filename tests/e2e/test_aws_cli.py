@@ -127,6 +127,12 @@ def test_register_curl_and_watch_against_the_aws_code_path(
     assert slot.returncode == 0, slot.stderr
     assert "run g.20261122T030000Z: opened" in slot.stdout
     assert "run g.20261122T030000Z succeeded: 120 succeeded" in slot.stdout
+    again = sandbox.cli("trigger", "g", "--scheduled-time", "2026-11-22T12:00:00+09:00", "--json")
+    assert json.loads(again.stdout) == {
+        "run": "g.20261122T030000Z",
+        "decision": "duplicate",
+        "reason": "run exists",
+    }
     signed = sandbox.cli(
         "trigger", "g", "--signed", "--scheduled-time", "2026-11-22T04:00:00Z", "--json"
     )
