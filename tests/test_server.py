@@ -59,3 +59,24 @@ def test_rejections_are_counted_by_reason_and_logged_without_the_secret(
         json.loads(line)  # one JSON object per line
     decisions = [json.loads(line) for line in lines if '"trigger accepted"' in line]
     assert [(d["group"], d["decision"]) for d in decisions] == [("g", "opened")]
+
+
+def test_an_internal_failure_is_a_500_and_the_server_goes_on(
+    server: TriggerServer, home: Home, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = home.secret()
+    ledger_path = home.ledger_path
+    server.runtime.ledger.close()
+    broken = ledger_path.with_suffix(".moved")
+    ledger_path.rename(broken)
+    ledger_path.mkdir()  # the ledger file is now a directory: every write fails
+    try:
+        response = httpx.put(f"{server.url}/b/triggers/g", headers={"User-Agent": secret})
+    finally:
+        ledger_path.rmdir()
+        broken.rename(ledger_path)
+    assert response.status_code == 500 and "<Code>InternalError</Code>" in response.text
+    assert any(r.getMessage() == "trigger failed" for r in caplog.records)
+    assert (
+        httpx.put(f"{server.url}/b/triggers/g", headers={"User-Agent": secret}).status_code == 200
+    )

@@ -88,10 +88,13 @@ class SqliteLedger:
             conn.executescript(_SCHEMA)
 
     def close(self) -> None:
+        """Close every connection; the ledger opens new ones if it is used again."""
         with self._lock:
             for conn in self._opened:
                 conn.close()
             self._opened.clear()
+            while not self._idle.empty():
+                self._idle.get_nowait()
 
     # -- connections -------------------------------------------------------------------
 

@@ -134,6 +134,14 @@ class _Handler(BaseHTTPRequestHandler):
         except CronbridgeError as exc:
             self._reject(HTTPStatus.CONFLICT, exc)
             return
+        except Exception:
+            log.exception("trigger failed", extra={"key": key})
+            self._s3_error(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            )
+            return
         log.info(
             "trigger accepted",
             extra={
