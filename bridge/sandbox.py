@@ -207,6 +207,8 @@ class Sandbox:
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "CRONBRIDGE_BACKEND": "aws",
+            "CRONBRIDGE_DISPATCHER_FUNCTION": self.names.dispatcher,
+            "CRONBRIDGE_RECORDER_FUNCTION": self.names.recorder,
             **self.names.settings().to_env(),
         }
         os.environ.update(self.env)

@@ -82,6 +82,21 @@ def deployment(aws: None) -> Deployment:
             Code={"ZipFile": archive.getvalue()},
             Environment={"Variables": SETTINGS.to_env()},
         )["FunctionArn"]
+    arns["worker"] = lam.create_function(
+        FunctionName="worker",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": archive.getvalue()},
+    )["FunctionArn"]
+    lam.put_function_event_invoke_config(
+        FunctionName="worker",
+        MaximumRetryAttempts=2,
+        DestinationConfig={
+            "OnSuccess": {"Destination": arns["cronbridge-recorder"]},
+            "OnFailure": {"Destination": arns["cronbridge-recorder"]},
+        },
+    )
     s3.put_bucket_notification_configuration(
         Bucket=BUCKET,
         NotificationConfiguration={
@@ -94,7 +109,13 @@ def deployment(aws: None) -> Deployment:
             ]
         },
     )
-    return Deployment(SETTINGS, "user_agent", "cronbridge-dispatcher", "cronbridge-recorder")
+    return Deployment(
+        SETTINGS,
+        "user_agent",
+        "cronbridge-dispatcher",
+        "cronbridge-recorder",
+        {"nightly": ("worker", 3)},
+    )
 
 
 def run(deployment: Deployment, **changes: Any) -> list[Finding]:
@@ -119,6 +140,7 @@ def test_a_right_deployment_passes_every_check(deployment: Deployment) -> None:
         "publisher function",
         "dispatcher function",
         "recorder function",
+        "worker worker (group nightly)",
         "ledger table",
     ]
 
@@ -217,3 +239,25 @@ def test_source_ip_mode_wants_the_addresses_in_the_policy(deployment: Deployment
     assert "trigger bucket policy (source_ip)" not in problems(
         run(deployment, auth_mode="source_ip")
     )
+
+
+WORKER = "worker worker (group nightly)"
+
+
+def test_a_worker_whose_results_would_be_lost_is_named(deployment: Deployment) -> None:
+    lam = boto3.client("lambda")
+    recorder = lam.get_function(FunctionName="cronbridge-recorder")["Configuration"]["FunctionArn"]
+    lam.delete_function_event_invoke_config(FunctionName="worker")
+    assert "no async invoke configuration" in problems(run(deployment))[WORKER]
+    lam.put_function_event_invoke_config(
+        FunctionName="worker",
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnSuccess": {"Destination": recorder}},
+    )
+    found = problems(run(deployment))
+    assert found == {WORKER: "OnFailure does not go to the recorder: those results are lost"}
+
+
+def test_retries_must_match_the_groups_max_attempts(deployment: Deployment) -> None:
+    found = problems(run(deployment, workers={"nightly": ("worker", 1)}))
+    assert found == {WORKER: "Lambda retries 2 time(s), but the group wants 1 attempt(s)"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,6 +35,8 @@ class Deployment:
     auth_mode: str
     dispatcher_function: str | None
     recorder_function: str | None
+    #: group -> its worker function and max_attempts, for groups with lambda: targets
+    workers: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def diagnose(clients: Callable[[str], Any], deployment: Deployment) -> list[Finding]:
@@ -45,6 +47,7 @@ def diagnose(clients: Callable[[str], Any], deployment: Deployment) -> list[Find
         _public_access,
         _notification,
         _functions,
+        _workers,
         _table,
     ]
     findings: list[Finding] = []
@@ -277,6 +280,53 @@ def _functions(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding
             )
         else:
             yield Finding(subject, True, f"{name} exists with the deployment's environment")
+
+
+def _workers(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    """Each worker function must send its results, success and failure, to the recorder."""
+    lam = clients("lambda")
+    for group, (function, max_attempts) in sorted(d.workers.items()):
+        subject = f"worker {function} (group {group})"
+        try:
+            config = lam.get_function_event_invoke_config(FunctionName=function)
+        except ClientError as exc:
+            yield Finding(
+                subject,
+                False,
+                f"no async invoke configuration ({_code(exc)}): results never reach the ledger",
+                "set its destinations on success and on failure to the recorder function",
+            )
+            continue
+        destinations = config.get("DestinationConfig", {})
+        targets = {
+            when: destinations.get(when, {}).get("Destination", "")
+            for when in ("OnSuccess", "OnFailure")
+        }
+        if d.recorder_function:
+            wrong = [
+                w
+                for w, arn in targets.items()
+                if not arn.endswith(f":function:{d.recorder_function}")
+            ]
+        else:  # the recorder's name is unknown: at least each result must go somewhere
+            wrong = [w for w, arn in targets.items() if not arn]
+        retries = config.get("MaximumRetryAttempts", 2)
+        if wrong:
+            yield Finding(
+                subject,
+                False,
+                f"{' and '.join(wrong)} does not go to the recorder: those results are lost",
+                "set the destination to the recorder function",
+            )
+        elif retries != max_attempts - 1:
+            yield Finding(
+                subject,
+                False,
+                f"Lambda retries {retries} time(s), but the group wants {max_attempts} attempt(s)",
+                f"set MaximumRetryAttempts to {max_attempts - 1}",
+            )
+        else:
+            yield Finding(subject, True, "results go to the recorder; retries match max_attempts")
 
 
 def _table(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:

@@ -174,6 +174,14 @@ def doctor(
         )
     runtime = AwsRuntime(settings, threads=2)
     try:
+        workers = {}
+        for group in runtime.registry.list_groups():
+            manifest = runtime.registry.load_manifest(group)
+            if manifest.target.startswith("lambda:"):
+                workers[group] = (
+                    manifest.target.removeprefix("lambda:"),
+                    manifest.controls.max_attempts,
+                )
         findings = diagnose(
             runtime.client,
             Deployment(
@@ -181,6 +189,7 @@ def doctor(
                 auth_mode=mode,
                 dispatcher_function=config.get("CRONBRIDGE_DISPATCHER_FUNCTION"),
                 recorder_function=config.get("CRONBRIDGE_RECORDER_FUNCTION"),
+                workers=workers,
             ),
         )
     finally:

@@ -27,6 +27,9 @@ __all__ = ["INVOKE_PREFIX", "LambdaApiServer", "answer_invoke"]
 INVOKE_PREFIX = "/2015-03-31/functions/"
 _SUFFIX = "/invocations"
 _MAX_PAYLOAD = 6 * 1024 * 1024  # a synchronous invocation's limit
+_EVENT_CONFIG_PREFIX = "/2019-09-25/functions/"
+_EVENT_CONFIG_SUFFIX = "/event-invoke-config"
+_ARN_PREFIX = "arn:aws:lambda:local:000000000000:function:"
 
 
 def function_name(path: str) -> str | None:
@@ -142,8 +145,14 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         pass  # the service logs decisions; request lines are noise here
 
     def do_GET(self) -> None:
-        """GetFunction and GetFunctionConfiguration: enough to check that a function exists."""
+        """GetFunction, GetFunctionConfiguration and GetFunctionEventInvokeConfig: enough
+        for `cronbridge doctor` and target checks."""
         path = urlsplit(self.path).path
+        if path.startswith(_EVENT_CONFIG_PREFIX) and path.endswith(_EVENT_CONFIG_SUFFIX):
+            self._event_invoke_config(
+                unquote(path[len(_EVENT_CONFIG_PREFIX) : -len(_EVENT_CONFIG_SUFFIX)])
+            )
+            return
         rest = (
             unquote(path[len(INVOKE_PREFIX) :]).rstrip("/")
             if path.startswith(INVOKE_PREFIX)
@@ -166,6 +175,24 @@ class _InvokeHandler(BaseHTTPRequestHandler):
             "Environment": {"Variables": self.server.environment},
         }
         body = config if detail == "configuration" else {"Configuration": config}
+        _send(self, HTTPStatus.OK, json.dumps(body).encode(), {})
+
+    def _event_invoke_config(self, name: str) -> None:
+        config = self.server.lambdas.config(name) if self.server.lambdas.defines(name) else None
+        if config is None or config.destination is None:
+            _error(
+                self,
+                HTTPStatus.NOT_FOUND,
+                "ResourceNotFoundException",
+                f"The function {name} has no event invoke config",
+            )
+            return
+        target = {"Destination": f"{_ARN_PREFIX}{config.destination}"}
+        body = {
+            "FunctionArn": f"{_ARN_PREFIX}{name}",
+            "MaximumRetryAttempts": config.max_attempts - 1,
+            "DestinationConfig": {"OnSuccess": target, "OnFailure": target},
+        }
         _send(self, HTTPStatus.OK, json.dumps(body).encode(), {})
 
     def do_POST(self) -> None:

@@ -121,6 +121,10 @@ class LocalLambda:
         with self._lock:
             self._functions[config.name] = config
 
+    def config(self, name: str) -> FunctionConfig:
+        """A function's configuration; NotFound if there is no such function."""
+        return self._function(name)
+
     def defines(self, name: str) -> bool:
         try:
             self._function(name)

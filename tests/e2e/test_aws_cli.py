@@ -141,6 +141,7 @@ def test_register_curl_and_watch_against_the_aws_code_path(
     assert doctor.returncode == 1  # the sandbox is not a deployment, and doctor says where
     assert "no notification starts a Lambda function (it has QueueConfigurations)" in doctor.stdout
     assert "cronbridge-publisher exists with the deployment's environment" in doctor.stdout
+    assert "results go to the recorder; retries match max_attempts" in doctor.stdout
     fragile = [*numbered_jobs("f", 4), {"id": "fragile-1", "payload": {"fragile": True}}]
     listed = write_jobs(tmp_path / "f.jsonl", fragile)
     made = sandbox.cli(
