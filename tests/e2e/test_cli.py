@@ -24,6 +24,9 @@ def state_files(home: Home) -> dict[str, bytes]:
     )
 
 
+ECHO = "python:publishers.examples:echo"
+
+
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = run_app(list(args))
     captured = capsys.readouterr()
@@ -68,16 +71,8 @@ def test_register_list_show_and_delete(capsys: pytest.CaptureFixture[str], good_
 def test_a_bad_list_reports_every_bad_line_and_registers_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Home, good_list: Path
 ) -> None:
-    run(
-        capsys,
-        "groups",
-        "register",
-        "g",
-        "--target",
-        "python:publishers.examples:echo",
-        "--list",
-        f"a={good_list}",
-    )
+    register_g = ["groups", "register", "g", "--target", ECHO, "--list", f"a={good_list}"]
+    run(capsys, *register_g)
     before = state_files(home)
     bad = write_jobs(
         tmp_path / "bad.jsonl",
@@ -91,13 +86,7 @@ def test_a_bad_list_reports_every_bad_line_and_registers_nothing(
     )
     code, out, err = run(
         capsys,
-        "groups",
-        "register",
-        "g",
-        "--target",
-        "python:publishers.examples:echo",
-        "--list",
-        f"a={good_list}",
+        *register_g,
         "--list",
         f"b={bad}",
     )
@@ -112,9 +101,6 @@ def test_a_bad_list_reports_every_bad_line_and_registers_nothing(
         assert expected in err
     assert "Traceback" not in err + out
     assert state_files(home) == before
-
-
-ECHO = "python:publishers.examples:echo"
 
 
 def register_args(
