@@ -1,0 +1,78 @@
+# The dispatcher, publisher and recorder: one zip of bridge/ and publishers/, built by
+# the archive provider from this repository's sources at plan time.
+
+locals {
+  code_root = abspath(coalesce(var.code_root, "${path.module}/../../.."))
+  code_files = sort(setunion(
+    fileset(local.code_root, "bridge/**/*.py"),
+    fileset(local.code_root, "publishers/**/*.py"),
+  ))
+
+  core = {
+    dispatcher = { handler = "bridge.lambdas.dispatcher.handler", memory = 256, timeout = 60 }
+    publisher  = { handler = "publishers.lambdas.publisher.handler", memory = var.publisher_memory_mb, timeout = 900 }
+    recorder   = { handler = "bridge.lambdas.recorder.handler", memory = 256, timeout = 60 }
+  }
+}
+
+data "archive_file" "code" {
+  type        = "zip"
+  output_path = "${path.root}/.terraform/cronbridge/${var.prefix}-lambda.zip"
+
+  dynamic "source" {
+    for_each = local.code_files
+    content {
+      content  = file("${local.code_root}/${source.value}")
+      filename = source.value
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "core" {
+  for_each          = local.core
+  name              = "/aws/lambda/${local.names[each.key]}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = local.tags
+}
+
+resource "aws_lambda_function" "core" {
+  # checkov:skip=CKV_AWS_50:The run ledger records every job of every run; X-Ray on a million-invoke fan-out would cost more than the work.
+  # checkov:skip=CKV_AWS_115:Reserved concurrency would cap the fan-out tree below the account limit it is built to use; throttles are retried with backoff.
+  # checkov:skip=CKV_AWS_116:Failed asynchronous events go to the DLQ through an on-failure destination (aws_lambda_function_event_invoke_config.core), which also records the error.
+  # checkov:skip=CKV_AWS_117:The functions call only AWS APIs; a VPC would add NAT cost and nothing to keep out.
+  # checkov:skip=CKV_AWS_173:The environment holds only resource names, no secrets; set kms_key_arn to encrypt it with your key.
+  # checkov:skip=CKV_AWS_272:The code is zipped from this repository at apply time by Terraform, not fetched from a registry.
+  for_each         = local.core
+  function_name    = local.names[each.key]
+  role             = aws_iam_role.core[each.key].arn
+  runtime          = "python3.12"
+  architectures    = ["arm64"]
+  handler          = each.value.handler
+  memory_size      = each.value.memory
+  timeout          = each.value.timeout
+  filename         = data.archive_file.code.output_path
+  source_code_hash = data.archive_file.code.output_base64sha256
+  kms_key_arn      = var.kms_key_arn
+  tags             = local.tags
+
+  environment {
+    variables = local.environment
+  }
+
+  depends_on = [aws_cloudwatch_log_group.core, aws_iam_role_policy.core]
+}
+
+# Lambda retries a failed asynchronous event twice; what still fails lands in the DLQ.
+resource "aws_lambda_function_event_invoke_config" "core" {
+  for_each                     = local.core
+  function_name                = aws_lambda_function.core[each.key].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dlq.arn
+    }
+  }
+}

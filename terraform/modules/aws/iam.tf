@@ -1,0 +1,142 @@
+# One role per function, each allowed exactly what its code calls:
+#   dispatcher: read the trigger object and the registry, open runs, invoke the publisher;
+#   publisher:  read the registry, keep payloads, mark parts, invoke itself and the workers;
+#   recorder:   write results to the ledger.
+# Each may also write its own logs and send its failed events to the DLQ.
+
+locals {
+  lambda_assume_role = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
+    }]
+  })
+
+  table_resources = [local.arn.ledger_table, "${local.arn.ledger_table}/index/by-group"]
+  worker_arns = [
+    for name, w in var.workers :
+    "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${coalesce(w.function_name, "${var.prefix}-${name}")}"
+  ]
+
+  common_statements = {
+    for name in keys(local.core) : name => concat(
+      [
+        {
+          Sid      = "OwnLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${local.names[name]}:*"
+        },
+        {
+          Sid      = "FailedEventsToDlq"
+          Effect   = "Allow"
+          Action   = "sqs:SendMessage"
+          Resource = local.arn.dlq
+        },
+      ],
+      var.kms_key_arn == null ? [] : [
+        {
+          Sid      = "UseKey"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+          Resource = var.kms_key_arn
+        },
+      ],
+    )
+  }
+
+  read_registry = [
+    {
+      Sid      = "ReadRegistry"
+      Effect   = "Allow"
+      Action   = "s3:GetObject"
+      Resource = "${local.arn.state_bucket}/groups/*"
+    },
+    {
+      # Without it a missing key reads as AccessDenied instead of NoSuchKey.
+      Sid       = "ListRegistry"
+      Effect    = "Allow"
+      Action    = "s3:ListBucket"
+      Resource  = local.arn.state_bucket
+      Condition = { StringLike = { "s3:prefix" = ["groups/*"] } }
+    },
+  ]
+
+  role_statements = {
+    dispatcher = concat(local.read_registry, [
+      {
+        Sid      = "ReadTriggers"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = "${local.arn.trigger_bucket}/triggers/*"
+      },
+      {
+        Sid      = "OpenRuns"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
+        Resource = local.table_resources
+      },
+      {
+        Sid      = "InvokePublisher"
+        Effect   = "Allow"
+        Action   = "lambda:InvokeFunction"
+        Resource = local.arn.publisher
+      },
+    ])
+    publisher = concat(local.read_registry, [
+      {
+        Sid      = "KeepLargePayloads"
+        Effect   = "Allow"
+        Action   = "s3:PutObject"
+        Resource = "${local.arn.state_bucket}/payloads/*"
+      },
+      {
+        Sid      = "TrackParts"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+        Resource = local.table_resources
+      },
+      {
+        Sid      = "InvokeSelfAndWorkers"
+        Effect   = "Allow"
+        Action   = "lambda:InvokeFunction"
+        Resource = flatten([for arn in concat([local.arn.publisher], local.worker_arns) : [arn, "${arn}:*"]])
+      },
+      ], length(var.worker_queue_arns) == 0 ? [] : [
+      {
+        Sid      = "SendToWorkerQueues"
+        Effect   = "Allow"
+        Action   = "sqs:SendMessage"
+        Resource = var.worker_queue_arns
+      },
+    ])
+    recorder = [
+      {
+        Sid      = "RecordResults"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+        Resource = local.table_resources
+      },
+    ]
+  }
+}
+
+resource "aws_iam_role" "core" {
+  for_each           = local.core
+  name               = local.names[each.key]
+  assume_role_policy = local.lambda_assume_role
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "core" {
+  for_each = local.core
+  name     = "cronbridge-${each.key}"
+  role     = aws_iam_role.core[each.key].id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = concat(local.common_statements[each.key], local.role_statements[each.key])
+  })
+}

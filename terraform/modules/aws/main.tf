@@ -1,0 +1,48 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+resource "random_password" "user_agent" {
+  length  = 40
+  special = false
+}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.region
+
+  names = {
+    trigger_bucket = "${var.prefix}-triggers"
+    state_bucket   = "${var.prefix}-state"
+    ledger_table   = "${var.prefix}-ledger"
+    dispatcher     = "${var.prefix}-dispatcher"
+    publisher      = "${var.prefix}-publisher"
+    recorder       = "${var.prefix}-recorder"
+    dlq            = "${var.prefix}-dlq"
+  }
+
+  # ARNs are built from names, so policies are known at plan time and need no cycles.
+  arn = {
+    trigger_bucket = "arn:${local.partition}:s3:::${local.names.trigger_bucket}"
+    state_bucket   = "arn:${local.partition}:s3:::${local.names.state_bucket}"
+    ledger_table   = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.names.ledger_table}"
+    dispatcher     = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.dispatcher}"
+    publisher      = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.publisher}"
+    recorder       = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.recorder}"
+    dlq            = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.dlq}"
+  }
+
+  user_agent_secret = coalesce(var.user_agent_secret, random_password.user_agent.result)
+  user_agents       = compact([local.user_agent_secret, var.previous_user_agent_secret])
+
+  # The environment the handlers read (bridge/aws/runtime.py).
+  environment = {
+    CRONBRIDGE_STATE_BUCKET       = local.names.state_bucket
+    CRONBRIDGE_TRIGGER_BUCKET     = local.names.trigger_bucket
+    CRONBRIDGE_LEDGER_TABLE       = local.names.ledger_table
+    CRONBRIDGE_PUBLISHER_FUNCTION = local.names.publisher
+  }
+
+  tags = merge({ "cronbridge:deployment" = var.prefix }, var.tags)
+}

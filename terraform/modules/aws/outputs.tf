@@ -1,0 +1,60 @@
+# Everything `cronbridge config from-terraform` reads (bridge/cli/aws.py), and the
+# trigger address for schedulers.
+
+output "state_bucket" {
+  description = "The registry and large payloads."
+  value       = aws_s3_bucket.state.bucket
+}
+
+output "trigger_bucket" {
+  description = "Schedulers PUT triggers/<group> here."
+  value       = aws_s3_bucket.trigger.bucket
+}
+
+output "ledger_table" {
+  description = "The run ledger."
+  value       = aws_dynamodb_table.ledger.name
+}
+
+output "publisher_function" {
+  description = "The publisher; `runs redrive` invokes it."
+  value       = aws_lambda_function.core["publisher"].function_name
+}
+
+output "dispatcher_function" {
+  value = aws_lambda_function.core["dispatcher"].function_name
+}
+
+output "recorder_function" {
+  description = "Worker functions' destinations for success and failure."
+  value       = aws_lambda_function.core["recorder"].function_name
+}
+
+output "recorder_function_arn" {
+  description = "For workers deployed outside this module: point both destinations here."
+  value       = aws_lambda_function.core["recorder"].arn
+}
+
+output "region" {
+  value = local.region
+}
+
+output "auth_mode" {
+  value = var.auth_mode
+}
+
+output "trigger_url" {
+  description = "Schedulers PUT <trigger_url>/triggers/<group>: with the secret User-Agent (user_agent and source_ip modes), or signed (iam mode)."
+  value       = "https://${local.names.trigger_bucket}.s3.${local.region}.amazonaws.com"
+}
+
+output "user_agent_secret" {
+  description = "The User-Agent schedulers send. Read it with `terraform output -raw user_agent_secret`."
+  value       = local.user_agent_secret
+  sensitive   = true
+}
+
+output "dlq_url" {
+  description = "Events that failed after Lambda's retries."
+  value       = aws_sqs_queue.dlq.url
+}

@@ -1,0 +1,208 @@
+# The functions, the one notification, the workers' destinations and every role's rights.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+}
+mock_provider "archive" {}
+mock_provider "random" {}
+
+variables {
+  prefix    = "acme-cb"
+  auth_mode = "iam"
+  workers = {
+    resize = { function_name = "image-resize", role_name = "image-resize-role", max_attempts = 2 }
+    report = { source_dir = "./tests", handler = "report.handler", max_attempts = 1, reserved_concurrency = 50 }
+  }
+  worker_queue_arns = ["arn:aws:sqs:eu-west-1:123456789012:batch-jobs"]
+}
+
+run "one_notification_sends_triggers_to_the_dispatcher" {
+  assert {
+    condition     = length(aws_s3_bucket_notification.trigger.lambda_function) == 1 && length(aws_s3_bucket_notification.trigger.queue) == 0 && length(aws_s3_bucket_notification.trigger.topic) == 0
+    error_message = "the bucket has one notification, to one function"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.trigger.lambda_function[0].lambda_function_arn == aws_lambda_function.core["dispatcher"].arn
+    error_message = "the notification targets the dispatcher"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.trigger.lambda_function[0].filter_prefix == "triggers/" && aws_s3_bucket_notification.trigger.lambda_function[0].events == toset(["s3:ObjectCreated:*"])
+    error_message = "only objects created under triggers/ start a dispatch"
+  }
+  assert {
+    condition     = aws_lambda_permission.trigger_bucket.principal == "s3.amazonaws.com" && aws_lambda_permission.trigger_bucket.source_arn == "arn:aws:s3:::acme-cb-triggers" && aws_lambda_permission.trigger_bucket.source_account == "123456789012"
+    error_message = "only this bucket, in this account, may invoke the dispatcher"
+  }
+}
+
+run "functions_run_the_handlers_with_the_deployment_environment" {
+  command = plan
+
+  assert {
+    condition = { for k, f in aws_lambda_function.core : k => f.handler } == {
+      dispatcher = "bridge.lambdas.dispatcher.handler"
+      publisher  = "publishers.lambdas.publisher.handler"
+      recorder   = "bridge.lambdas.recorder.handler"
+    }
+    error_message = "the handler paths are the ones the AWS runtime fixes"
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.core : f.runtime == "python3.12" && f.architectures == tolist(["arm64"])])
+    error_message = "Python 3.12 on arm64"
+  }
+  assert {
+    condition = alltrue([for f in aws_lambda_function.core : f.environment[0].variables == tomap({
+      CRONBRIDGE_STATE_BUCKET       = "acme-cb-state"
+      CRONBRIDGE_TRIGGER_BUCKET     = "acme-cb-triggers"
+      CRONBRIDGE_LEDGER_TABLE       = "acme-cb-ledger"
+      CRONBRIDGE_PUBLISHER_FUNCTION = "acme-cb-publisher"
+    })])
+    error_message = "every function gets the four variables bridge/aws/runtime.py reads"
+  }
+  assert {
+    condition     = aws_lambda_function.core["publisher"].timeout == 900
+    error_message = "a publisher hands its part to a continuation before Lambda's 15-minute limit"
+  }
+}
+
+run "workers_report_to_the_recorder_and_retry_as_their_group_says" {
+  assert {
+    condition = { for k, c in aws_lambda_function_event_invoke_config.worker : k => [c.function_name, c.maximum_retry_attempts] } == {
+      resize = ["image-resize", 1]
+      report = ["acme-cb-report", 0]
+    }
+    error_message = "max_attempts - 1 retries, on the user's function or the one deployed here"
+  }
+  assert {
+    condition = alltrue([for c in aws_lambda_function_event_invoke_config.worker :
+      c.destination_config[0].on_success[0].destination == aws_lambda_function.core["recorder"].arn &&
+    c.destination_config[0].on_failure[0].destination == aws_lambda_function.core["recorder"].arn])
+    error_message = "success and failure both go to the recorder"
+  }
+  assert {
+    condition     = aws_lambda_function.worker["report"].reserved_concurrent_executions == 50 && !contains(keys(aws_lambda_function.worker), "resize")
+    error_message = "the module deploys only source_dir workers, with their reserved concurrency"
+  }
+  assert {
+    condition     = toset(values(aws_iam_role_policy.worker)[*].role) == toset(["image-resize-role", aws_iam_role.worker["report"].name])
+    error_message = "both workers' roles may send results to the recorder"
+  }
+}
+
+run "core_functions_send_what_still_fails_to_the_dlq" {
+  assert {
+    condition = alltrue([for c in aws_lambda_function_event_invoke_config.core :
+    c.maximum_retry_attempts == 2 && c.destination_config[0].on_failure[0].destination == aws_sqs_queue.dlq.arn])
+    error_message = "two retries, then the DLQ"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.dlq_depth.dimensions == tomap({ QueueName = "acme-cb-dlq" }) && length(aws_cloudwatch_metric_alarm.errors) == 3
+    error_message = "alarms watch the DLQ and every function's errors"
+  }
+}
+
+run "each_role_is_allowed_only_what_its_code_calls" {
+  command = plan
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.core["dispatcher"].policy).Statement : s.Resource if s.Action == "lambda:InvokeFunction"] == [
+      "arn:aws:lambda:eu-west-1:123456789012:function:acme-cb-publisher"
+    ]
+    error_message = "the dispatcher may invoke the publisher and nothing else"
+  }
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.core["publisher"].policy).Statement : s.Resource if s.Action == "lambda:InvokeFunction"])) == toset([
+      "arn:aws:lambda:eu-west-1:123456789012:function:acme-cb-publisher",
+      "arn:aws:lambda:eu-west-1:123456789012:function:acme-cb-publisher:*",
+      "arn:aws:lambda:eu-west-1:123456789012:function:image-resize",
+      "arn:aws:lambda:eu-west-1:123456789012:function:image-resize:*",
+      "arn:aws:lambda:eu-west-1:123456789012:function:acme-cb-report",
+      "arn:aws:lambda:eu-west-1:123456789012:function:acme-cb-report:*",
+    ])
+    error_message = "the publisher may invoke itself and the registered workers (any version or alias) only"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.core["publisher"].policy).Statement : s.Resource if s.Action == "sqs:SendMessage" && s.Sid == "SendToWorkerQueues"] == [
+      ["arn:aws:sqs:eu-west-1:123456789012:batch-jobs"]
+    ]
+    error_message = "the publisher may send only to the listed worker queues"
+  }
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.core["recorder"].policy).Statement : s.Action])) == toset([
+      "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+    ])
+    error_message = "the recorder touches only the ledger (plus its own logs and failed events)"
+  }
+  assert {
+    condition = alltrue(flatten([for p in aws_iam_role_policy.core : [
+      for s in jsondecode(p.policy).Statement : s.Effect == "Allow" && !contains(flatten([s.Resource]), "*") && !anytrue([for a in flatten([s.Action]) : endswith(a, "*")])
+    ]]))
+    error_message = "no wildcard resource and no wildcard action in any role"
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.core["dispatcher"].policy).Statement : s.Resource if s.Sid == "ReadTriggers"] == ["arn:aws:s3:::acme-cb-triggers/triggers/*"]
+    error_message = "the dispatcher reads trigger objects and never writes the trigger bucket"
+  }
+  assert {
+    condition     = !anytrue([for p in aws_iam_role_policy.core : strcontains(p.policy, "s3:PutObject") && strcontains(p.policy, "acme-cb-triggers/")])
+    error_message = "no function may write the trigger bucket (that would loop through the notification)"
+  }
+}
+
+run "the_ledger_is_the_table_the_code_expects" {
+  command = plan
+
+  assert {
+    condition     = aws_dynamodb_table.ledger.billing_mode == "PAY_PER_REQUEST" && aws_dynamodb_table.ledger.hash_key == "pk" && aws_dynamodb_table.ledger.range_key == "sk"
+    error_message = "on-demand, keyed by pk and sk"
+  }
+  assert {
+    condition     = one(aws_dynamodb_table.ledger.global_secondary_index).name == "by-group" && one(aws_dynamodb_table.ledger.global_secondary_index).hash_key == "grp" && one(aws_dynamodb_table.ledger.global_secondary_index).range_key == "opened_key"
+    error_message = "the by-group index lists a group's runs"
+  }
+  assert {
+    condition     = aws_dynamodb_table.ledger.ttl[0].attribute_name == "expires_at" && aws_dynamodb_table.ledger.ttl[0].enabled && aws_dynamodb_table.ledger.point_in_time_recovery[0].enabled
+    error_message = "runs expire by TTL; the table can be recovered to a point in time"
+  }
+}
+
+run "schedules_put_the_trigger_signed_with_the_scheduled_time" {
+  command = plan
+  variables {
+    schedules = {
+      nightly = { group = "nightly", expression = "cron(0 3 * * ? *)", timezone = "Asia/Tokyo" }
+    }
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.trigger["nightly"].target[0].arn == "arn:aws:scheduler:::aws-sdk:s3:putObject"
+    error_message = "the universal S3 target PUTs the object"
+  }
+  assert {
+    condition     = strcontains(aws_scheduler_schedule.trigger["nightly"].target[0].input, "<aws.scheduler.scheduled-time>")
+    error_message = "the context attribute appears literally, where Scheduler looks for it"
+  }
+  assert {
+    condition = jsondecode(aws_scheduler_schedule.trigger["nightly"].target[0].input) == {
+      Bucket = "acme-cb-triggers"
+      Key    = "triggers/nightly"
+      Body   = "{\"scheduled_time\":\"<aws.scheduler.scheduled-time>\",\"source\":\"eventbridge-scheduler/nightly\"}"
+    }
+    error_message = "the body carries the scheduled time, so a retried delivery opens no second run"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.scheduler[0].policy).Statement : s.Resource if s.Action == "s3:PutObject"] == [
+      ["arn:aws:s3:::acme-cb-triggers/triggers/nightly"]
+    ]
+    error_message = "the scheduler's role may PUT its groups' triggers only"
+  }
+}

@@ -1,0 +1,129 @@
+# The trigger bucket: the only door a scheduler knocks on. It holds nothing but
+# triggers/<group> objects, keeps them a day, and no function of ours writes to it.
+
+resource "aws_s3_bucket" "trigger" {
+  # checkov:skip=CKV_AWS_18:Access logs would record every trigger PUT a second time; CloudTrail data events are the audit trail for this bucket.
+  # checkov:skip=CKV_AWS_144:A trigger is a one-day, one-region signal; a replica in another region would start nothing.
+  # checkov:skip=CKV_AWS_21:Objects expire after a day and are never read back; versions would only keep dead triggers.
+  bucket        = local.names.trigger_bucket
+  force_destroy = true
+  tags          = local.tags
+}
+
+resource "aws_s3_bucket_ownership_controls" "trigger" {
+  bucket = aws_s3_bucket.trigger.bucket
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "trigger" {
+  bucket = aws_s3_bucket.trigger.bucket
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = var.kms_key_arn != null
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "trigger" {
+  bucket = aws_s3_bucket.trigger.bucket
+  rule {
+    id     = "expire-triggers"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = 1
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+# user_agent mode: S3 counts a policy whose only condition is aws:UserAgent as public,
+# so BlockPublicPolicy and RestrictPublicBuckets must be off here AND at the account
+# level (aws_s3_account_public_access_block, outside this module). source_ip and iam
+# modes need no public access: everything stays blocked.
+resource "aws_s3_bucket_public_access_block" "trigger" {
+  # checkov:skip=CKV_AWS_56:user_agent mode needs a public policy (see above); in source_ip and iam modes this is true.
+  # checkov:skip=CKV_AWS_55:Off only in user_agent mode, whose anonymous PUT S3 counts as public; ACLs stay blocked in every mode.
+  bucket                  = aws_s3_bucket.trigger.bucket
+  block_public_acls       = true
+  ignore_public_acls      = true
+  block_public_policy     = var.auth_mode != "user_agent"
+  restrict_public_buckets = var.auth_mode != "user_agent"
+}
+
+locals {
+  anonymous_conditions = merge(
+    { StringEquals = { "aws:UserAgent" = local.user_agents } },
+    var.auth_mode == "source_ip" ? { IpAddress = { "aws:SourceIp" = var.allowed_source_ips } } : {},
+  )
+
+  trigger_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid       = "DenyWithoutTls"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "s3:*"
+          Resource  = [local.arn.trigger_bucket, "${local.arn.trigger_bucket}/*"]
+          Condition = { Bool = { "aws:SecureTransport" = "false" } }
+        },
+      ],
+      var.auth_mode == "iam" ? [] : [
+        {
+          Sid       = "SchedulersPutTriggers"
+          Effect    = "Allow"
+          Principal = "*"
+          Action    = "s3:PutObject"
+          Resource  = "${local.arn.trigger_bucket}/triggers/*"
+          Condition = local.anonymous_conditions
+        },
+      ],
+    )
+  }
+}
+
+resource "aws_s3_bucket_policy" "trigger" {
+  bucket = aws_s3_bucket.trigger.bucket
+  policy = jsonencode(local.trigger_policy)
+
+  # S3 refuses a public policy while BlockPublicPolicy is still on.
+  depends_on = [aws_s3_bucket_public_access_block.trigger]
+
+  lifecycle {
+    precondition {
+      condition     = var.auth_mode != "source_ip" || length(var.allowed_source_ips) > 0
+      error_message = "source_ip mode needs allowed_source_ips: the addresses your scheduler PUTs from."
+    }
+  }
+}
+
+# The ONE notification of this bucket: S3 allows one configuration per bucket, and
+# Terraform owns it here. Nothing else may write it.
+resource "aws_s3_bucket_notification" "trigger" {
+  bucket = aws_s3_bucket.trigger.bucket
+
+  lambda_function {
+    lambda_function_arn = aws_lambda_function.core["dispatcher"].arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = "triggers/"
+  }
+
+  depends_on = [aws_lambda_permission.trigger_bucket]
+}
+
+resource "aws_lambda_permission" "trigger_bucket" {
+  statement_id   = "TriggerBucketInvokes"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.core["dispatcher"].function_name
+  principal      = "s3.amazonaws.com"
+  source_arn     = local.arn.trigger_bucket
+  source_account = local.account
+}

@@ -1,0 +1,144 @@
+variable "prefix" {
+  description = "Names every resource: <prefix>-triggers, <prefix>-state, <prefix>-ledger, <prefix>-dispatcher, ... Bucket names are global, so make it yours."
+  type        = string
+  default     = "cronbridge"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$", var.prefix))
+    error_message = "prefix must be 3-42 characters of a-z, 0-9 and '-', starting and ending with a letter or digit."
+  }
+}
+
+variable "auth_mode" {
+  description = "Who may PUT a trigger without AWS credentials: user_agent (anyone sending the secret User-Agent, over TLS), source_ip (the same, and only from allowed_source_ips), or iam (nobody: signed requests only)."
+  type        = string
+
+  validation {
+    condition     = contains(["user_agent", "source_ip", "iam"], var.auth_mode)
+    error_message = "auth_mode must be user_agent, source_ip or iam."
+  }
+}
+
+variable "user_agent_secret" {
+  description = "The User-Agent a scheduler must send. Leave null to have one generated (read it from the user_agent_secret output)."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.user_agent_secret == null || can(regex("^[A-Za-z0-9._~-]{24,128}$", var.user_agent_secret))
+    error_message = "user_agent_secret must be 24-128 characters of A-Z, a-z, 0-9 and . _ ~ -"
+  }
+}
+
+variable "previous_user_agent_secret" {
+  description = "During a rotation, the secret being retired: both are accepted until you set this back to null."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "allowed_source_ips" {
+  description = "source_ip mode: the CIDRs (or bare addresses) schedulers PUT from, e.g. the Logic Apps' outbound addresses."
+  type        = list(string)
+  default     = []
+}
+
+variable "workers" {
+  description = <<-EOT
+    Worker functions, by the name a group's `lambda:` target uses. Give either function_name
+    (a function you deploy; add role_name so its results can reach the recorder) or
+    source_dir + handler (the module zips and deploys it). max_attempts is the group's
+    (1-3): Lambda retries a failed job max_attempts - 1 times.
+  EOT
+  type = map(object({
+    function_name        = optional(string)
+    role_name            = optional(string)
+    source_dir           = optional(string)
+    handler              = optional(string)
+    runtime              = optional(string, "python3.12")
+    memory_size          = optional(number, 256)
+    timeout              = optional(number, 60)
+    environment          = optional(map(string), {})
+    reserved_concurrency = optional(number)
+    max_attempts         = optional(number, 3)
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for w in values(var.workers) : (w.function_name == null) != (w.source_dir == null && w.handler == null)
+    ])
+    error_message = "each worker needs either function_name, or source_dir and handler, not both."
+  }
+  validation {
+    condition     = alltrue([for w in values(var.workers) : w.max_attempts >= 1 && w.max_attempts <= 3])
+    error_message = "max_attempts is 1 to 3: Lambda retries an asynchronous invocation at most twice."
+  }
+  validation {
+    condition     = alltrue([for w in values(var.workers) : w.function_name != null || (w.source_dir != null && w.handler != null)])
+    error_message = "a worker the module deploys needs both source_dir and handler."
+  }
+}
+
+variable "worker_queue_arns" {
+  description = "SQS queues that groups' `sqs:` targets name; the publisher may send to these and no others."
+  type        = list(string)
+  default     = []
+}
+
+variable "schedules" {
+  description = "Optional EventBridge Scheduler schedules that PUT triggers/<group>, signed, so they work in every auth_mode. expression is cron(...), rate(...) or at(...)."
+  type = map(object({
+    group      = string
+    expression = string
+    timezone   = optional(string, "UTC")
+    enabled    = optional(bool, true)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for s in values(var.schedules) : can(regex("^[a-z0-9][a-z0-9-]{0,62}$", s.group))])
+    error_message = "a schedule's group must match ^[a-z0-9][a-z0-9-]{0,62}$."
+  }
+  validation {
+    condition     = alltrue([for name in keys(var.schedules) : can(regex("^[a-z0-9][a-z0-9-]{0,40}$", name))])
+    error_message = "schedule names are 1-41 characters of a-z, 0-9 and '-'."
+  }
+}
+
+variable "publisher_memory_mb" {
+  description = "Memory of the publisher; CPU grows with it, and a publisher is CPU-bound while it invokes."
+  type        = number
+  default     = 1024
+}
+
+variable "log_retention_days" {
+  description = "How long the functions' CloudWatch logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "kms_key_arn" {
+  description = "A customer managed KMS key for the buckets, the ledger, the queue and the logs. Null uses AWS managed encryption."
+  type        = string
+  default     = null
+}
+
+variable "alarm_actions" {
+  description = "Where the alarms notify, e.g. an SNS topic ARN."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "code_root" {
+  description = "The directory holding bridge/ and publishers/; the default is this repository."
+  type        = string
+  default     = null
+}

@@ -1,0 +1,133 @@
+# Worker functions: every one sends each invocation's result, success or failure, to the
+# recorder, and Lambda retries a failed job as often as its group's max_attempts says.
+
+locals {
+  deployed_workers = { for name, w in var.workers : name => w if w.function_name == null }
+  worker_names     = { for name, w in var.workers : name => coalesce(w.function_name, "${var.prefix}-${name}") }
+  # Roles that need the worker policy: ours, and those the user names for their functions.
+  worker_roles = merge(
+    { for name, w in var.workers : name => w.role_name if w.role_name != null },
+    { for name, w in local.deployed_workers : name => aws_iam_role.worker[name].name },
+  )
+
+  worker_statements = concat(
+    [
+      {
+        Sid      = "ResultsToRecorder"
+        Effect   = "Allow"
+        Action   = "lambda:InvokeFunction"
+        Resource = local.arn.recorder
+      },
+      {
+        # publishers.worker claims each (run, job) in the ledger, so a duplicate runs once.
+        Sid      = "ClaimJobs"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        Resource = local.arn.ledger_table
+      },
+      {
+        Sid      = "ReadLargePayloads"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = "${local.arn.state_bucket}/payloads/*"
+      },
+    ],
+    var.kms_key_arn == null ? [] : [
+      {
+        Sid      = "UseKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = var.kms_key_arn
+      },
+    ],
+  )
+}
+
+data "archive_file" "worker" {
+  for_each    = local.deployed_workers
+  type        = "zip"
+  source_dir  = each.value.source_dir
+  output_path = "${path.root}/.terraform/cronbridge/${var.prefix}-${each.key}.zip"
+}
+
+resource "aws_iam_role" "worker" {
+  for_each           = local.deployed_workers
+  name               = "${var.prefix}-${each.key}"
+  assume_role_policy = local.lambda_assume_role
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "worker_logs" {
+  for_each = local.deployed_workers
+  name     = "cronbridge-logs"
+  role     = aws_iam_role.worker[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${var.prefix}-${each.key}:*"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "worker" {
+  for_each = local.worker_roles
+  name     = "cronbridge-worker"
+  role     = each.value
+  policy   = jsonencode({ Version = "2012-10-17", Statement = local.worker_statements })
+}
+
+resource "aws_cloudwatch_log_group" "worker" {
+  for_each          = local.deployed_workers
+  name              = "/aws/lambda/${var.prefix}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = local.tags
+}
+
+resource "aws_lambda_function" "worker" {
+  # checkov:skip=CKV_AWS_50:The run ledger records each job's result; tracing is the worker author's choice.
+  # checkov:skip=CKV_AWS_115:Set reserved_concurrency per worker in var.workers when a downstream needs protecting.
+  # checkov:skip=CKV_AWS_116:Each result, failures included, goes to the recorder through destinations; the ledger is the dead-letter record and `runs redrive` replays it.
+  # checkov:skip=CKV_AWS_117:Whether a worker needs a VPC depends on what it calls; attach one to your own function if it does.
+  # checkov:skip=CKV_AWS_173:Environment values are the worker author's; set kms_key_arn to encrypt them with your key.
+  # checkov:skip=CKV_AWS_272:The code is zipped from source_dir at apply time by Terraform.
+  for_each                       = local.deployed_workers
+  function_name                  = "${var.prefix}-${each.key}"
+  role                           = aws_iam_role.worker[each.key].arn
+  runtime                        = each.value.runtime
+  architectures                  = ["arm64"]
+  handler                        = each.value.handler
+  memory_size                    = each.value.memory_size
+  timeout                        = each.value.timeout
+  reserved_concurrent_executions = each.value.reserved_concurrency
+  filename                       = data.archive_file.worker[each.key].output_path
+  source_code_hash               = data.archive_file.worker[each.key].output_base64sha256
+  kms_key_arn                    = var.kms_key_arn
+  tags                           = local.tags
+
+  environment {
+    variables = merge(each.value.environment, { CRONBRIDGE_LEDGER_TABLE = local.names.ledger_table })
+  }
+
+  depends_on = [aws_cloudwatch_log_group.worker, aws_iam_role_policy.worker_logs, aws_iam_role_policy.worker]
+}
+
+resource "aws_lambda_function_event_invoke_config" "worker" {
+  for_each                     = var.workers
+  function_name                = local.worker_names[each.key]
+  maximum_retry_attempts       = each.value.max_attempts - 1
+  maximum_event_age_in_seconds = 21600
+
+  destination_config {
+    on_success {
+      destination = aws_lambda_function.core["recorder"].arn
+    }
+    on_failure {
+      destination = aws_lambda_function.core["recorder"].arn
+    }
+  }
+
+  depends_on = [aws_lambda_function.worker, aws_iam_role_policy.worker]
+}
