@@ -42,7 +42,12 @@ def protocol() -> tuple[ModuleType, ModuleType]:
             out.mkdir(parents=True, exist_ok=True)
             for old in out.glob("*.stamp"):
                 old.unlink()
-            args = ["protoc", f"-I{PROTO.parent}", f"--python_out={out}", f"--grpc_python_out={out}"]
+            args = [
+                "protoc",
+                f"-I{PROTO.parent}",
+                f"--python_out={out}",
+                f"--grpc_python_out={out}",
+            ]
             if protoc.main([*args, str(PROTO)]) != 0:
                 raise RuntimeError(f"protoc failed on {PROTO}")
             stamp.touch()

@@ -57,7 +57,9 @@ PROVIDERS = (
     Provider("archive", "registry.terraform.io/hashicorp/archive", "11.0.1", "2.7.1"),
 )
 
-_LINK = re.compile(r"\{@link (https://registry\.terraform\.io/providers/[^ ]+?)(?:#(\w+))? ([\w#]+)\}")
+_LINK = re.compile(
+    r"\{@link (https://registry\.terraform\.io/providers/[^ ]+?)(?:#(\w+))? ([\w#]+)\}"
+)
 _JS_CHUNK = re.compile(
     r"^(?:function (\w+)ToHclTerraform\(struct\)|class (\w+) extends cdktf\.\w+)", re.M
 )
@@ -186,7 +188,9 @@ class _Converter:
 
     def _top(self, definition: dict[str, Any]) -> dict[str, Any]:
         config_fqn = next(
-            p["type"]["fqn"] for p in definition["initializer"]["parameters"] if p["name"] == "config"
+            p["type"]["fqn"]
+            for p in definition["initializer"]["parameters"]
+            if p["name"] == "config"
         )
         block = self._block(config_fqn)
         config_props = {p["name"] for p in self.types[config_fqn].get("properties", [])}
@@ -250,7 +254,9 @@ class _Converter:
                 attribute["computed"] = True
             if element is not None:
                 nested = self._block(element)
-                nesting = "single" if "fqn" in prop["type"] else ("set" if kind == "set" else "list")
+                nesting = (
+                    "single" if "fqn" in prop["type"] else ("set" if kind == "set" else "list")
+                )
                 attribute["nested"] = {"nesting": nesting, "attributes": nested["attributes"]}
             else:
                 attribute["type"] = _cty(prop["type"], kind)

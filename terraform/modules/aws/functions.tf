@@ -29,6 +29,7 @@ data "archive_file" "code" {
 }
 
 resource "aws_cloudwatch_log_group" "core" {
+  # checkov:skip=CKV_AWS_338:Retention is log_retention_days (30 by default): job results live in the run ledger, not in logs. Raise it where policy requires.
   for_each          = local.core
   name              = "/aws/lambda/${local.names[each.key]}"
   retention_in_days = var.log_retention_days

@@ -58,3 +58,9 @@ output "dlq_url" {
   description = "Events that failed after Lambda's retries."
   value       = aws_sqs_queue.dlq.url
 }
+
+output "trigger_bucket_policy" {
+  description = "The trigger bucket's policy document, for review. Sensitive: its condition holds the User-Agent secret."
+  value       = aws_s3_bucket_policy.trigger.policy
+  sensitive   = true
+}

@@ -68,7 +68,9 @@ resource "aws_iam_role_policy" "scheduler" {
 }
 
 resource "aws_scheduler_schedule" "trigger" {
+  # checkov:skip=CKV_AWS_297:The input holds only a bucket and key name; kms_key_arn applies your key when you set it.
   for_each                     = var.schedules
+  kms_key_arn                  = var.kms_key_arn
   name                         = "${var.prefix}-${each.key}"
   schedule_expression          = each.value.expression
   schedule_expression_timezone = each.value.timezone

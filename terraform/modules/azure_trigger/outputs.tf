@@ -12,3 +12,8 @@ output "outbound_ip_addresses_by_group" {
   description = "The same, per group."
   value       = { for g, w in azurerm_logic_app_workflow.group : g => w.workflow_outbound_ip_addresses }
 }
+
+output "trigger_urls" {
+  description = "The address each group's Logic App PUTs."
+  value       = { for g in keys(var.groups) : g => "${var.trigger_url}/triggers/${g}" }
+}

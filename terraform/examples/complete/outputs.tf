@@ -1,0 +1,51 @@
+# What `cronbridge config from-terraform terraform/examples/complete` reads.
+
+output "state_bucket" {
+  value = module.cronbridge.state_bucket
+}
+
+output "trigger_bucket" {
+  value = module.cronbridge.trigger_bucket
+}
+
+output "ledger_table" {
+  value = module.cronbridge.ledger_table
+}
+
+output "publisher_function" {
+  value = module.cronbridge.publisher_function
+}
+
+output "dispatcher_function" {
+  value = module.cronbridge.dispatcher_function
+}
+
+output "recorder_function" {
+  value = module.cronbridge.recorder_function
+}
+
+output "region" {
+  value = module.cronbridge.region
+}
+
+output "auth_mode" {
+  value = module.cronbridge.auth_mode
+}
+
+output "trigger_url" {
+  value = module.cronbridge.trigger_url
+}
+
+output "user_agent_secret" {
+  value     = module.cronbridge.user_agent_secret
+  sensitive = true
+}
+
+output "logic_app_outbound_ip_addresses" {
+  description = "The addresses the trigger bucket admits in source_ip mode."
+  value       = module.schedules.outbound_ip_addresses
+}
+
+output "logic_app_ids" {
+  value = module.schedules.workflow_ids
+}

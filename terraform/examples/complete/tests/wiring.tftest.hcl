@@ -1,0 +1,76 @@
+# The two modules wired together: AWS's address and secret into Azure, and in
+# source_ip mode the Logic Apps' outbound addresses back into the bucket policy.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "ap-northeast-1" }
+  }
+}
+mock_provider "azurerm" {
+  mock_resource "azurerm_logic_app_workflow" {
+    defaults = {
+      workflow_outbound_ip_addresses = ["20.43.1.10", "20.43.1.11"]
+    }
+  }
+}
+mock_provider "archive" {}
+mock_provider "random" {
+  mock_resource "random_password" {
+    defaults = { result = "generated0123456789generated0123456789ab" }
+  }
+}
+
+variables {
+  aws_region            = "ap-northeast-1"
+  prefix                = "acme-cronbridge"
+  azure_subscription_id = "00000000-0000-0000-0000-000000000000"
+  azure_location        = "japaneast"
+  groups = {
+    nightly = { frequency = "Day", hours = [3], minutes = [0] }
+  }
+}
+
+run "source_ip_mode_admits_the_logic_apps_addresses_with_the_secret" {
+  variables {
+    auth_mode = "source_ip"
+  }
+
+  assert {
+    condition     = jsondecode(nonsensitive(module.cronbridge.trigger_bucket_policy)).Statement[1].Condition.IpAddress["aws:SourceIp"] == ["20.43.1.10", "20.43.1.11"]
+    error_message = "the bucket admits exactly the Logic Apps' outbound addresses"
+  }
+  assert {
+    condition     = jsondecode(nonsensitive(module.cronbridge.trigger_bucket_policy)).Statement[1].Condition.StringEquals["aws:UserAgent"] == [nonsensitive(output.user_agent_secret)]
+    error_message = "and only with the secret the Logic Apps send"
+  }
+  assert {
+    condition     = module.schedules.trigger_urls["nightly"] == "https://acme-cronbridge-triggers.s3.ap-northeast-1.amazonaws.com/triggers/nightly" && length(module.schedules.trigger_urls) == 1
+    error_message = "each Logic App PUTs its group's key in the trigger bucket"
+  }
+}
+
+run "user_agent_mode_leaves_the_addresses_out" {
+  command = plan
+  variables {
+    auth_mode = "user_agent"
+  }
+
+  assert {
+    condition     = !contains(keys(jsondecode(nonsensitive(module.cronbridge.trigger_bucket_policy)).Statement[1].Condition), "IpAddress")
+    error_message = "user_agent mode checks the secret only"
+  }
+}
+
+run "iam_mode_is_refused_because_logic_apps_cannot_sign" {
+  command = plan
+  variables {
+    auth_mode = "iam"
+  }
+  expect_failures = [var.auth_mode]
+}

@@ -1,0 +1,166 @@
+"""The Terraform modules and the example, checked offline against the providers' real
+schemas: formatting, validation, the modules' own `terraform test` suites, a full plan
+of the example, and agreement with what the Python code expects."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bridge.aws.ledger import table_definition
+from bridge.cli.aws import TERRAFORM_OUTPUTS
+from tests.terraform.conftest import MODULES, TERRAFORM_DIR, Terraform
+from triggers.azure import parse_every, workflow_definition
+
+EXAMPLE = TERRAFORM_DIR / "examples" / "complete"
+
+
+def test_every_file_is_formatted(terraform: Terraform) -> None:
+    done = terraform.run(TERRAFORM_DIR, "fmt", "-check", "-recursive", "-diff", check=False)
+    assert done.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{done.stdout}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_validates_against_the_provider_schemas(terraform: Terraform, module: str) -> None:
+    directory = TERRAFORM_DIR / module
+    terraform.init(directory)
+    done = terraform.run(directory, "validate")
+    assert "The configuration is valid" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("file", "original", "broken", "complaint"),
+    [
+        (
+            "functions.tf",
+            "memory_size      = each.value.memory",
+            "memory_sise      = each.value.memory",
+            "Unsupported argument",
+        ),
+        (
+            "monitoring.tf",
+            "message_retention_seconds = 1209600",
+            'message_retention_seconds = ["14d"]',
+            "Incorrect attribute value type",
+        ),
+        (
+            "state.tf",
+            "point_in_time_recovery {",
+            "point_in_time_recovry {",
+            "Unsupported block type",
+        ),
+    ],
+)
+def test_a_broken_copy_fails_validation(
+    terraform: Terraform, tmp_path: Path, file: str, original: str, broken: str, complaint: str
+) -> None:
+    """The schema is really consulted: one misspelled name or wrong type fails the build."""
+    copy = tmp_path / "aws"
+    shutil.copytree(
+        TERRAFORM_DIR / "modules" / "aws", copy, ignore=shutil.ignore_patterns(".terraform")
+    )
+    source = (copy / file).read_text()
+    assert original in source
+    (copy / file).write_text(source.replace(original, broken))
+    terraform.init(copy)
+    done = terraform.run(copy, "validate", check=False)
+    assert done.returncode != 0
+    assert complaint in done.stderr
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_the_modules_own_tests_pass(terraform: Terraform, module: str) -> None:
+    directory = TERRAFORM_DIR / module
+    terraform.init(directory)
+    done = terraform.run(directory, "test")
+    summary = re.search(r"Success! (\d+) passed, 0 failed", done.stdout)
+    assert summary, done.stdout
+    assert int(summary[1]) >= 3
+
+
+@pytest.fixture(scope="module")
+def example_plan(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A full `terraform plan` of the example, as `terraform show -json` reports it."""
+    work = tmp_path_factory.mktemp("plan")
+    variables = work / "example.tfvars"
+    shutil.copy(EXAMPLE / "terraform.tfvars.example", variables)
+    terraform.init(EXAMPLE)
+    plan = work / "example.tfplan"
+    terraform.run(EXAMPLE, "plan", "-input=false", f"-var-file={variables}", f"-out={plan}")
+    shown = terraform.run(EXAMPLE, "show", "-json", str(plan))
+    return json.loads(shown.stdout)
+
+
+def _planned(plan: dict, address: str) -> dict:
+    resources = plan["planned_values"]["root_module"]
+    stack = [resources]
+    while stack:
+        module = stack.pop()
+        for resource in module.get("resources", []):
+            if resource["address"] == address:
+                return resource["values"]
+        stack.extend(module.get("child_modules", []))
+    raise AssertionError(f"{address} is not in the plan")
+
+
+def test_the_example_outputs_what_config_from_terraform_reads(example_plan: dict) -> None:
+    outputs = example_plan["configuration"]["root_module"]["outputs"]
+    assert set(TERRAFORM_OUTPUTS) <= set(outputs)
+    assert outputs["user_agent_secret"].get("sensitive") is True
+
+
+def test_the_planned_table_is_the_one_the_ledger_creates(example_plan: dict) -> None:
+    table = _planned(example_plan, "module.cronbridge.aws_dynamodb_table.ledger")
+    wanted = table_definition(table["name"])
+    assert table["name"] == "acme-cronbridge-ledger"
+    assert table["billing_mode"] == wanted["BillingMode"]
+    assert [table["hash_key"], table["range_key"]] == [
+        k["AttributeName"] for k in wanted["KeySchema"]
+    ]
+    assert sorted((a["name"], a["type"]) for a in table["attribute"]) == sorted(
+        (a["AttributeName"], a["AttributeType"]) for a in wanted["AttributeDefinitions"]
+    )
+    [index] = table["global_secondary_index"]
+    [wanted_index] = wanted["GlobalSecondaryIndexes"]
+    assert index["name"] == wanted_index["IndexName"]
+    assert [index["hash_key"], index["range_key"]] == [
+        k["AttributeName"] for k in wanted_index["KeySchema"]
+    ]
+
+
+def test_terraform_and_the_cli_deploy_the_same_logic_app_action(example_plan: dict) -> None:
+    """`cronbridge azure deploy-trigger` and the module send the same PUT action."""
+    action = _planned(
+        example_plan, 'module.schedules.azurerm_logic_app_action_custom.put_trigger["nightly"]'
+    )
+    url = "https://acme-cronbridge-triggers.s3.placeholder.amazonaws.com/triggers/nightly"
+    python = workflow_definition(url, parse_every("1d", at=["03:00"], on=[], time_zone="UTC"))
+    assert json.loads(action["body"]) == python["actions"]["Put_trigger"]
+    workflow = _planned(
+        example_plan, 'module.schedules.azurerm_logic_app_workflow.group["nightly"]'
+    )
+    assert {k: json.loads(v) for k, v in workflow["workflow_parameters"].items()} == python[
+        "parameters"
+    ]
+
+
+def test_the_example_plans_the_whole_deployment(example_plan: dict) -> None:
+    planned = {
+        change["address"]
+        for change in example_plan["resource_changes"]
+        if change["change"]["actions"] == ["create"]
+    }
+    for address in [
+        "module.cronbridge.aws_s3_bucket_notification.trigger",
+        'module.cronbridge.aws_lambda_function.core["dispatcher"]',
+        'module.cronbridge.aws_lambda_function.core["publisher"]',
+        'module.cronbridge.aws_lambda_function.core["recorder"]',
+        'module.cronbridge.aws_lambda_function_event_invoke_config.worker["resize"]',
+        "module.cronbridge.aws_sqs_queue.dlq",
+        'module.schedules.azurerm_logic_app_trigger_recurrence.schedule["ticker"]',
+    ]:
+        assert address in planned
