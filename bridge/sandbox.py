@@ -28,7 +28,7 @@ import secrets
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -40,7 +40,7 @@ from bridge.aws.runtime import AwsRuntime, AwsSettings
 from bridge.exceptions import Unavailable
 from bridge.lambdas import dispatcher, recorder
 from bridge.local.lambda_api import LambdaApiServer
-from bridge.local.lambda_service import FunctionConfig, LocalLambda
+from bridge.local.lambda_service import FunctionConfig, LocalLambda, Throttled
 from bridge.local.loopback import LoopbackServer
 from bridge.ports import SystemClock
 from publishers.lambdas import publisher
@@ -166,8 +166,11 @@ class Sandbox:
         throttle: float = 0.0,
         retry_delay: float = 0.05,
         max_attempts: int = 3,
+        service: Callable[..., LocalLambda] = LocalLambda,
     ) -> None:
+        """`service` makes the Lambda stand-in (a fault-injecting one, in tests)."""
         self.names = names or DeploymentNames()
+        self._service = service
         self._functions = dict(functions)
         self._throttle = throttle
         self._retry_delay = retry_delay
@@ -196,7 +199,7 @@ class Sandbox:
         with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - our own loopback server
             pass
         # One invocation at a time: moto's DynamoDB UpdateItem is not thread-atomic.
-        self.lambdas = LocalLambda(clock=SystemClock(), workers=1, retry_delay=self._retry_delay)
+        self.lambdas = self._service(clock=SystemClock(), workers=1, retry_delay=self._retry_delay)
         self.api = LambdaApiServer(self.lambdas, throttle=self._throttle)
         self.api.start()
         self.env = {
@@ -298,5 +301,13 @@ class Sandbox:
                 QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
             )
             for message in response.get("Messages", []):
-                self.lambdas.invoke_async(self.names.dispatcher, json.loads(message["Body"]))
+                try:
+                    self.lambdas.invoke_async(self.names.dispatcher, json.loads(message["Body"]))
+                except Throttled:  # S3 retries a refused event: put it back for the next poll
+                    sqs.change_message_visibility(
+                        QueueUrl=self._queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=0,
+                    )
+                    continue
                 sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bridge.exceptions import NotFound
-from bridge.local.lambda_service import LocalLambda
+from bridge.local.lambda_service import LocalLambda, Throttled
 from bridge.local.loopback import LoopbackServer
 
 __all__ = ["INVOKE_PREFIX", "LambdaApiServer", "answer_invoke"]
@@ -82,6 +82,9 @@ def answer_invoke(
         ok, response = lambdas.invoke_sync(name, event)
     except NotFound as exc:
         _error(request, HTTPStatus.NOT_FOUND, "ResourceNotFoundException", exc.message)
+        return
+    except Throttled:
+        _error(request, HTTPStatus.TOO_MANY_REQUESTS, "TooManyRequestsException", "Rate Exceeded.")
         return
     headers = {} if ok else {"X-Amz-Function-Error": "Unhandled"}
     _send(request, HTTPStatus.OK, json.dumps(response, default=str).encode(), headers)

@@ -22,14 +22,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.domain.results import destination_record
-from bridge.exceptions import NotFound
+from bridge.exceptions import NotFound, Unavailable
 from bridge.ports import Clock
 
-__all__ = ["FunctionConfig", "InvocationContext", "LocalLambda"]
+__all__ = ["FunctionConfig", "InvocationContext", "LocalLambda", "Throttled"]
 
 log = logging.getLogger("cronbridge.local.lambda")
 
 Handler = Callable[[Any, "InvocationContext"], Any]
+
+
+class Throttled(Unavailable):
+    """Lambda's 429 TooManyRequestsException: the invoke was refused; try again later.
+    This service never throttles by itself; a fault-injecting subclass does, and callers
+    back off and retry as they must on Lambda."""
+
+    code = "TooManyRequestsException"
 
 
 @dataclass(frozen=True)

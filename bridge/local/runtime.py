@@ -5,9 +5,10 @@ Every use case here is the one the AWS handlers run; only the adapters differ.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from bridge.domain.plan import PublisherUnit
 from bridge.domain.triggers import TriggerEvent
 from bridge.exceptions import CronbridgeError
 from bridge.local.home import Home
-from bridge.local.lambda_service import FunctionConfig, InvocationContext, LocalLambda
+from bridge.local.lambda_service import FunctionConfig, InvocationContext, LocalLambda, Throttled
 from bridge.local.ledger import SqliteLedger
 from bridge.local.registry import FileRegistry
 from bridge.local.targets import check_local_target, local_handler
@@ -28,6 +29,7 @@ from bridge.usecases.record import record_destination
 from bridge.usecases.redrive import RedriveOutcome, redrive_run
 from bridge.usecases.register import ListSource, register_group
 from bridge.usecases.resume import ResumedRun, resume_runs
+from publishers.delivery import Backoff
 from publishers.publish import run_publisher_unit
 
 __all__ = ["PUBLISHER_FUNCTION", "RECORDER_FUNCTION", "LocalRuntime", "worker_function"]
@@ -44,14 +46,27 @@ def worker_function(manifest: GroupManifest) -> str:
     return f"cronbridge-worker-{manifest.group}-v{manifest.version}"
 
 
+def invoke_with_backoff(lambdas: LocalLambda, name: str, event: Any, backoff: Backoff) -> None:
+    """Invoke asynchronously, backing off while the service answers 429, as on Lambda."""
+    for attempt in itertools.count():
+        try:
+            lambdas.invoke_async(name, event)
+            return
+        except Throttled:
+            if attempt + 1 >= backoff.tries:
+                raise
+            backoff.pause(attempt)
+
+
 class _LocalSink:
-    def __init__(self, lambdas: LocalLambda, function: str) -> None:
+    def __init__(self, lambdas: LocalLambda, function: str, backoff: Backoff) -> None:
         self._lambdas = lambdas
         self._function = function
+        self._backoff = backoff
 
     def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
         for envelope in envelopes:
-            self._lambdas.invoke_async(self._function, envelope)
+            invoke_with_backoff(self._lambdas, self._function, envelope, self._backoff)
 
 
 class LocalRuntime:
@@ -62,15 +77,18 @@ class LocalRuntime:
         workers: int = 16,
         retry_delay: float = 0.1,
         clock: Clock | None = None,
+        service: Callable[..., LocalLambda] = LocalLambda,
     ) -> None:
+        """`service` makes the Lambda stand-in (a fault-injecting one, in tests)."""
         self.home = home
         self.clock = clock or SystemClock()
         self.registry = FileRegistry(home.state_dir)
         self.ledger = SqliteLedger(home.ledger_path)
         self._http = httpx.Client()
-        self.lambdas = LocalLambda(
+        self.lambdas = service(
             clock=self.clock, workers=workers, retry_delay=retry_delay, resolve=self._resolve_worker
         )
+        self._backoff = Backoff(tries=10, base=0.01, cap=0.5)
         self.lambdas.define(FunctionConfig(PUBLISHER_FUNCTION, self._run_publisher))
         self.lambdas.define(FunctionConfig(RECORDER_FUNCTION, self._run_recorder))
 
@@ -110,10 +128,10 @@ class LocalRuntime:
 
     def invoke_publishers(self, units: Sequence[PublisherUnit]) -> None:
         for unit in units:
-            self.lambdas.invoke_async(PUBLISHER_FUNCTION, unit.to_dict())
+            invoke_with_backoff(self.lambdas, PUBLISHER_FUNCTION, unit.to_dict(), self._backoff)
 
     def sink_for(self, manifest: GroupManifest) -> JobSink:
-        return _LocalSink(self.lambdas, worker_function(manifest))
+        return _LocalSink(self.lambdas, worker_function(manifest), self._backoff)
 
     # -- local functions ---------------------------------------------------------------
 

@@ -3,10 +3,14 @@ test in another process can see what ran."""
 
 from __future__ import annotations
 
+import collections
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from publishers.worker import cronbridge_worker
 
 
 def _evidence_dir() -> Path:
@@ -44,3 +48,25 @@ def slow_note(event: dict[str, Any], context: Any) -> str:
     """Like note, 20 ms slower: a run that lasts long enough to be interrupted."""
     time.sleep(0.02)
     return note(event, context)
+
+
+# -- side effects, for the fault-injection suite ------------------------------------------
+# Each job's side effect is counted in this process. Payloads marked "permanent" fail
+# until FIXED is set, as a bug would until its fix is deployed.
+EFFECTS: collections.Counter[str] = collections.Counter()
+FIXED = threading.Event()
+_EFFECTS_LOCK = threading.Lock()
+
+
+def _effect(payload: Any, job: Any) -> dict[str, str]:
+    if isinstance(payload, dict) and payload.get("permanent") and not FIXED.is_set():
+        raise RuntimeError(f"job {job.job_id} fails until it is fixed")
+    with _EFFECTS_LOCK:
+        EFFECTS[job.job_id] += 1
+    return {"done": job.job_id}
+
+
+# One handler per runtime: the helper keeps its claim store for the life of the handler,
+# as a Lambda container would, so the local and the AWS suites must not share one.
+effect_local = cronbridge_worker(_effect)
+effect_aws = cronbridge_worker(_effect)

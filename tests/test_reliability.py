@@ -1,0 +1,215 @@
+"""The promise under faults: every job of a run has exactly one recorded result, each
+side effect happens once, the counters agree with the results, and only the jobs made
+to fail end failed, until `runs redrive` finishes them once they are fixed.
+
+Faults (tests/faults.py, seeded): duplicate deliveries, 429s, worker exceptions before
+and after the work, publishers crashing mid-part, duplicate S3 events and duplicate
+destination records, each at 5-20%."""
+
+from __future__ import annotations
+
+import collections
+import functools
+import importlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+
+from bridge.domain.controls import Controls
+from bridge.domain.results import JobStatus
+from bridge.domain.runs import Run, RunState
+from bridge.domain.triggers import TriggerEvent
+from bridge.local.home import Home
+from bridge.local.runtime import LocalRuntime
+from bridge.ports import Ledger
+from bridge.sandbox import DeploymentNames, Sandbox
+from bridge.usecases.redrive import redrive_run
+from bridge.usecases.register import ListSource, register_group
+from tests.conftest import SUPPORT, write_jobs
+from tests.faults import Faults, FaultyLambda
+
+WAIT = 600  # a bound so a broken test ends; never a claim about speed
+FAULTS = dict(
+    duplicate=0.1, throttle=0.1, worker_error=0.2, publisher_crash=0.2, duplicate_record=0.1
+)
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The module python: targets load (not tests.support.sample_workers: a second copy)."""
+    monkeypatch.syspath_prepend(str(SUPPORT))
+    module = importlib.import_module("sample_workers")
+    module.EFFECTS.clear()
+    module.FIXED.clear()
+    yield module
+    module.FIXED.clear()
+
+
+def chaos_lists(
+    tmp_path: Path, lists: int, per_list: int, permanent_every: int
+) -> tuple[list[ListSource], set[str], set[str]]:
+    sources, every, permanent = [], set(), set()
+    for n in range(lists):
+        jobs = []
+        for i in range(per_list):
+            job_id = f"l{n}-{i}"
+            broken = i % permanent_every == permanent_every - 1
+            jobs.append({"id": job_id, "payload": {"n": i, "permanent": broken}})
+            every.add(job_id)
+            if broken:
+                permanent.add(job_id)
+        sources.append(
+            ListSource.from_path(f"list{n}", write_jobs(tmp_path / f"list{n}.jsonl", jobs))
+        )
+    return sources, every, permanent
+
+
+def check_results(ledger: Ledger, run_id: str, every: set[str], failed: set[str]) -> None:
+    results = ledger.job_results(run_id, None, len(every) * 2)
+    per_job = collections.Counter(r.ref.job_id for r in results)
+    assert set(per_job) == every, "every job has a result"
+    assert max(per_job.values()) == 1, "and only one"
+    assert {r.ref.job_id for r in results if r.status is JobStatus.FAILED} == failed
+    run = ledger.get_run(run_id)
+    assert run is not None
+    assert (run.total, run.succeeded, run.failed) == (
+        len(every),
+        len(every) - len(failed),
+        len(failed),
+    )
+    assert run.state is (RunState.FAILED if failed else RunState.SUCCEEDED)
+
+
+def test_ten_thousand_jobs_on_the_local_runtime_under_every_fault(
+    home: Home, tmp_path: Path, workers: ModuleType
+) -> None:
+    service = functools.partial(FaultyLambda, faults=Faults(seed=20261122, **FAULTS))
+    runtime = LocalRuntime(home, workers=16, retry_delay=0.005, service=service)
+    try:
+        sources, every, permanent = chaos_lists(
+            tmp_path, lists=4, per_list=2500, permanent_every=200
+        )
+        runtime.register(
+            "chaos", "python:sample_workers:effect_local", sources, Controls(max_attempts=3)
+        )
+        event = TriggerEvent("b", "triggers/chaos", b"", runtime.clock.now(), sequencer="0A1B")
+        first = runtime.handle_trigger(event)
+        again = runtime.handle_trigger(event)  # the same S3 event, delivered twice
+        assert again.run_id == first.run_id
+        assert runtime.lambdas.wait_idle(WAIT)
+
+        assert len(runtime.ledger.list_runs("chaos", 10)) == 1
+        check_results(runtime.ledger, first.run_id, every, permanent)
+        assert {job for job, n in workers.EFFECTS.items() if n} == every - permanent
+        assert set(workers.EFFECTS.values()) == {1}, "no side effect happened twice"
+        counts = runtime.lambdas.counts
+        assert (
+            min(
+                counts.duplicates,
+                counts.throttles,
+                counts.worker_errors,
+                counts.publisher_crashes,
+                counts.duplicate_records,
+            )
+            > 0
+        )
+
+        workers.FIXED.set()  # the fix is deployed
+        runtime.redrive(first.run_id)
+        assert runtime.lambdas.wait_idle(WAIT)
+        check_results(runtime.ledger, first.run_id, every, set())
+        assert set(workers.EFFECTS) == every
+        assert set(workers.EFFECTS.values()) == {1}
+    finally:
+        runtime.close()
+
+
+@pytest.fixture
+def restore_environ() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def wait_finished(ledger: Ledger, group: str) -> list[Run]:
+    end = time.monotonic() + WAIT
+    while time.monotonic() < end:
+        runs = ledger.list_runs(group, 10)
+        if runs and all(run.state.finished for run in runs):
+            return runs
+        time.sleep(0.2)
+    raise AssertionError(f"no finished run: {ledger.list_runs(group, 10)}")
+
+
+@pytest.mark.usefixtures("restore_environ")
+def test_a_thousand_jobs_on_the_aws_adapters_under_every_fault(
+    tmp_path: Path, workers: ModuleType
+) -> None:
+    names = DeploymentNames("chaos")
+    # 5% throttling here: botocore's adaptive mode slows the client after each 429, on
+    # purpose, so at 10% a thousand invokes take minutes.
+    rates = {**FAULTS, "throttle": 0.05}
+    faults = Faults(seed=11, publisher=names.publisher, recorder=names.recorder, **rates)
+    sandbox = Sandbox(
+        {"worker": "sample_workers:effect_aws"},
+        names=names,
+        retry_delay=0.01,
+        service=functools.partial(FaultyLambda, faults=faults),
+    )
+    sandbox.start()
+    try:
+        runtime = sandbox.runtime
+        sources, every, permanent = chaos_lists(tmp_path, lists=20, per_list=50, permanent_every=25)
+        register_group(
+            "chaos",
+            "lambda:worker",
+            sources,
+            Controls(max_attempts=3),
+            registry=runtime.registry,
+            clock=runtime.clock,
+            check_target=lambda target: None,
+        )
+        url = f"{sandbox.env['CRONBRIDGE_TRIGGER_URL']}/triggers/chaos"
+        slot = b'{"scheduled_time": "2026-11-22T03:00:00Z"}'
+        for _ in range(2):  # the scheduler retried: two PUTs, two S3 events, one slot
+            response = httpx.put(
+                url, content=slot, headers={"User-Agent": sandbox.env["CRONBRIDGE_TRIGGER_SECRET"]}
+            )
+            assert response.status_code == 200
+        [run] = wait_finished(runtime.ledger, "chaos")
+        assert sandbox.wait_idle(WAIT)
+        check_results(runtime.ledger, run.run_id, every, permanent)
+        assert {job for job, n in workers.EFFECTS.items() if n} == every - permanent
+        assert set(workers.EFFECTS.values()) == {1}, "no side effect happened twice"
+        counts = sandbox.lambdas.counts
+        assert (
+            min(
+                counts.duplicates,
+                counts.throttles,
+                counts.worker_errors,
+                counts.publisher_crashes,
+                counts.duplicate_records,
+            )
+            > 0
+        )
+
+        workers.FIXED.set()
+        redrive_run(
+            run.run_id,
+            registry=runtime.registry,
+            ledger=runtime.ledger,
+            publishers=runtime.publishers,
+        )
+        wait_finished(runtime.ledger, "chaos")
+        assert sandbox.wait_idle(WAIT)
+        check_results(runtime.ledger, run.run_id, every, set())
+        assert set(workers.EFFECTS) == every
+        assert set(workers.EFFECTS.values()) == {1}
+    finally:
+        sandbox.stop()
