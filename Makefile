@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit checkov clean
+.PHONY: demo test lint types unit checkov fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ types: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The parsers of outside input with a hundred thousand examples each, not a few thousand.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/unit
 
 # checkov pins its own dependencies, so it lives in a venv of its own. --skip-download
 # keeps it offline; every skipped check is skipped inline, next to its reason.

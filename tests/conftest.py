@@ -22,7 +22,11 @@ SUPPORT = Path(__file__).parent / "support"
 # `HYPOTHESIS_PROFILE=long` runs many more examples when there is time to spare.
 settings.register_profile("ci", deadline=None, max_examples=200)
 settings.register_profile("long", deadline=None, max_examples=20_000)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+#: Parsers of outside input get more: a few thousand examples each in `make test`,
+#: a hundred thousand under `make fuzz` (HYPOTHESIS_PROFILE=long).
+fuzz = settings(max_examples=100_000 if PROFILE == "long" else 2_000)
 
 
 @pytest.fixture(autouse=True)

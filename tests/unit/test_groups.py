@@ -19,6 +19,7 @@ from bridge.domain.groups import (
     plan_parts,
 )
 from bridge.exceptions import InvalidInput
+from tests.conftest import fuzz
 
 
 def check(lists: dict[str, list[str]]) -> tuple[dict[str, list[Job]], JobListChecker]:
@@ -93,6 +94,7 @@ def test_jobs_round_trip_through_their_line(job_id: str, payload: object) -> Non
     assert decode_job(encode_job(job)) == job
 
 
+@fuzz
 @given(st.lists(st.text(max_size=30), max_size=20))
 def test_checker_never_crashes_on_arbitrary_lines(lines: list[str]) -> None:
     jobs, checker = check({"a": lines})

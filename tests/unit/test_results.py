@@ -19,6 +19,7 @@ from bridge.domain.results import (
     parse_envelope,
 )
 from bridge.exceptions import InvalidInput
+from tests.conftest import fuzz
 
 EVENTS = Path(__file__).parent.parent / "events"
 UNIT = PublisherUnit("g.20261122T030000Z", "g", 1, "a", 0, 1, "2026-11-22T03:00:00.000Z", attempt=2)
@@ -99,6 +100,7 @@ def test_local_records_have_the_aws_shape_and_round_trip() -> None:
     )
 
 
+@fuzz
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=10),

@@ -18,6 +18,7 @@ from bridge.domain.triggers import (
     parse_trigger_key,
 )
 from bridge.exceptions import InvalidInput, InvalidTrigger
+from tests.conftest import fuzz
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 valid_names = st.from_regex(NAME_PATTERN, fullmatch=True)
@@ -82,6 +83,7 @@ def test_names_accepted_are_exactly_the_pattern(name: str) -> None:
         assert 1 <= len(name) <= 63 and name == name.lower() and "/" not in name
 
 
+@fuzz
 @given(st.text(max_size=200))
 def test_any_key_is_parsed_or_rejected_cleanly(key: str) -> None:
     try:
@@ -91,6 +93,7 @@ def test_any_key_is_parsed_or_rejected_cleanly(key: str) -> None:
     assert key.startswith(f"triggers/{group}")
 
 
+@fuzz
 @given(st.binary(max_size=MAX_BODY_BYTES + 10))
 def test_any_body_is_parsed_or_rejected_cleanly(body: bytes) -> None:
     try:
