@@ -208,13 +208,26 @@ def _aws_backend(home: Home) -> Backend:
     ).rstrip("/")
 
     def signed_put(request: TriggerRequest) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         key = request.url[len(bucket_url) + 1 :]
-        runtime.s3.put_object(
-            Bucket=settings.trigger_bucket,
-            Key=key,
-            Body=request.body,
-            ContentType="application/json",
-        )
+        try:
+            runtime.s3.put_object(
+                Bucket=settings.trigger_bucket,
+                Key=key,
+                Body=request.body,
+                ContentType="application/json",
+            )
+        except ClientError as exc:  # its message names the code, never the signed headers
+            error = exc.response.get("Error", {})
+            raise Unavailable(
+                f"the signed PUT of s3://{settings.trigger_bucket}/{key} failed: "
+                f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": "),
+                hint="your credentials need s3:PutObject on the trigger bucket's triggers/*; "
+                "`cronbridge doctor` checks the deployment",
+            ) from None
+        except BotoCoreError as exc:
+            raise Unavailable(f"the signed PUT could not be sent: {exc}") from None
 
     def check_target(target: str) -> None:
         _check_aws_target(runtime, target)
