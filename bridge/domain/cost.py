@@ -1,0 +1,162 @@
+"""What a group costs a month on AWS: cronbridge, and the same work on Step Functions.
+
+Counts come from the group's own shape (jobs, lists, parts, the publisher tree); prices
+from one dated table. Worker compute is the same for every approach and shown apart,
+so the comparison is of what orchestration costs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from bridge.domain.groups import GroupManifest
+from bridge.domain.plan import PublisherUnit, root_units, split_unit
+
+__all__ = ["PRICES", "PRICES_AS_OF", "CostEstimate", "Line", "WorkerProfile", "estimate"]
+
+DAYS_PER_MONTH = 30.4
+
+#: us-east-1 list prices in USD, before free tiers, from the AWS pricing pages.
+PRICES_AS_OF = "2025-06"
+PRICES: dict[str, float] = {
+    # https://aws.amazon.com/lambda/pricing/
+    "lambda_request": 0.20 / 1_000_000,
+    "lambda_gb_second_arm64": 0.0000133334,
+    # https://aws.amazon.com/s3/pricing/ (S3 Standard)
+    "s3_put": 0.005 / 1_000,
+    "s3_get": 0.0004 / 1_000,
+    # https://aws.amazon.com/dynamodb/pricing/on-demand/ (after the 2024-11 reduction)
+    "dynamodb_write_unit": 0.625 / 1_000_000,
+    "dynamodb_read_unit": 0.125 / 1_000_000,
+    # https://aws.amazon.com/step-functions/pricing/
+    "sfn_state_transition": 0.025 / 1_000,
+    "sfn_express_request": 1.00 / 1_000_000,
+    "sfn_express_gb_second": 0.00001667,
+}
+
+# What each piece of cronbridge does per run (see bridge/aws/ledger.py and
+# publishers/publish.py); durations are this repository's own estimates.
+DISPATCHER = {"seconds": 0.3, "memory_gb": 0.25, "s3_gets": 3, "writes": 4, "reads": 2}
+PUBLISHER = {"seconds": 0.2, "memory_gb": 1.0, "s3_gets": 2, "writes": 1, "reads": 2}
+PUBLISHER_SECONDS_PER_JOB = 0.0012  # one async invoke through botocore, about 1 ms of CPU
+RECORDER = {"seconds": 0.02, "memory_gb": 0.25, "writes": 3, "reads": 1}
+# The Distributed Map's child workflows: Express, one item each, 64 MB minimum billing
+# in 100 ms steps; each runs a Task state that invokes the worker.
+EXPRESS_CHILD_SECONDS = 0.1
+EXPRESS_CHILD_GB = 0.064
+STANDARD_TRANSITIONS_PER_JOB = 2  # the iteration's Task state and its end
+STANDARD_TRANSITIONS_PER_RUN = 4  # start, Map state, end
+
+
+@dataclass(frozen=True)
+class WorkerProfile:
+    seconds: float = 0.1
+    memory_gb: float = 0.128
+
+
+@dataclass(frozen=True)
+class Line:
+    what: str
+    count: float  # per month
+    usd: float
+
+
+@dataclass
+class CostEstimate:
+    group: str
+    runs_per_month: float
+    jobs_per_run: int
+    publishers_per_run: int
+    approaches: dict[str, list[Line]] = field(default_factory=dict)
+
+    def total(self, approach: str) -> float:
+        return sum(line.usd for line in self.approaches[approach])
+
+
+def publisher_units(manifest: GroupManifest) -> int:
+    """How many publisher invocations one run makes: every node of every list's tree."""
+    pending: list[PublisherUnit] = list(root_units("cost", manifest, ""))
+    count = 0
+    while pending:
+        unit = pending.pop()
+        count += 1
+        pending.extend(split_unit(unit))
+    return count
+
+
+def estimate(
+    manifest: GroupManifest, runs_per_day: float, worker: WorkerProfile | None = None
+) -> CostEstimate:
+    worker = worker or WorkerProfile()
+    runs = runs_per_day * DAYS_PER_MONTH
+    jobs = manifest.total_jobs
+    units = publisher_units(manifest)
+    parts = sum(len(job_list.parts) for job_list in manifest.lists)
+    p = PRICES
+    out = CostEstimate(manifest.group, runs, jobs, units)
+
+    def line(what: str, per_run: float, price: float) -> Line:
+        return Line(what, per_run * runs, per_run * runs * price)
+
+    worker_gbs = jobs * worker.seconds * worker.memory_gb
+    workers = [
+        line("worker invocations", jobs, p["lambda_request"]),
+        line("worker GB-seconds", worker_gbs, p["lambda_gb_second_arm64"]),
+    ]
+    publisher_gbs = (units * PUBLISHER["seconds"] + jobs * PUBLISHER_SECONDS_PER_JOB) * PUBLISHER[
+        "memory_gb"
+    ]
+    out.approaches["cronbridge"] = [
+        line("trigger PUT (S3)", 1, p["s3_put"]),
+        line(
+            "S3 reads: trigger, manifests, parts",
+            DISPATCHER["s3_gets"] + units * PUBLISHER["s3_gets"] + parts,
+            p["s3_get"],
+        ),
+        line(
+            "Lambda requests: dispatcher, publishers, recorder",
+            1 + units + jobs,
+            p["lambda_request"],
+        ),
+        line(
+            "Lambda GB-seconds: dispatcher, publishers, recorder",
+            DISPATCHER["seconds"] * DISPATCHER["memory_gb"]
+            + publisher_gbs
+            + jobs * RECORDER["seconds"] * RECORDER["memory_gb"],
+            p["lambda_gb_second_arm64"],
+        ),
+        line(
+            "DynamoDB writes: run, parts, results",
+            DISPATCHER["writes"] + units * PUBLISHER["writes"] + jobs * RECORDER["writes"],
+            p["dynamodb_write_unit"],
+        ),
+        line(
+            "DynamoDB reads",
+            DISPATCHER["reads"] + units * PUBLISHER["reads"] + jobs * RECORDER["reads"],
+            p["dynamodb_read_unit"],
+        ),
+        *workers,
+    ]
+    out.approaches["step-functions-standard"] = [
+        line(
+            "state transitions",
+            STANDARD_TRANSITIONS_PER_RUN + jobs * STANDARD_TRANSITIONS_PER_JOB,
+            p["sfn_state_transition"],
+        ),
+        *workers,
+    ]
+    express_gbs = jobs * max(EXPRESS_CHILD_SECONDS, _billed(worker.seconds)) * EXPRESS_CHILD_GB
+    out.approaches["step-functions-distributed-map"] = [
+        line("parent state transitions", STANDARD_TRANSITIONS_PER_RUN, p["sfn_state_transition"]),
+        line("child executions (Express)", jobs, p["sfn_express_request"]),
+        line("child GB-seconds (Express)", express_gbs, p["sfn_express_gb_second"]),
+        line("reading the item list (S3)", 1, p["s3_get"]),
+        *workers,
+    ]
+    return out
+
+
+def _billed(seconds: float) -> float:
+    """Express workflows bill duration in 100 ms steps."""
+    return math.ceil(seconds * 10) / 10
