@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit checkov fuzz clean
+.PHONY: demo test lint types unit checkov fuzz bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,19 @@ demo: $(STAMP)
 	$(BIN)/cronbridge demo
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check bridge triggers publishers tests
-	$(BIN)/ruff check bridge triggers publishers tests
+	$(BIN)/ruff format --check bridge triggers publishers tests bench
+	$(BIN)/ruff check bridge triggers publishers tests bench
 
 types: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Figures, never pass/fail: bench/results.json and bench/RESULTS.md (with a plot).
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run
 
 # The parsers of outside input with a hundred thousand examples each, not a few thousand.
 fuzz: $(STAMP)

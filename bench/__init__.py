@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs them, writes results.json and RESULTS.md."""

@@ -1,0 +1,128 @@
+"""`make bench`: run every benchmark, keep the figures in bench/results.json (stable keys,
+so runs can be compared over time) and write bench/RESULTS.md with a plot.
+
+    python -m bench.run
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import local_runtime, model
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results.json"
+REPORT = HERE / "RESULTS.md"
+PLOT = HERE / "model.png"
+
+
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def run() -> dict[str, Any]:
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+    }
+    print("local runtime ...", file=sys.stderr, flush=True)
+    results["local"] = local_runtime.measure()
+    print("cloud model ...", file=sys.stderr, flush=True)
+    results["model"] = model.model(model.Cloud())
+    results["seconds"] = round(time.monotonic() - started, 1)
+    return results
+
+
+def plot(results: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(int(n) for n in results["model"]["by_jobs"])
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, metric, title in zip(
+        axes,
+        ("all_dispatched_s", "all_done_s"),
+        ("trigger to all dispatched", "trigger to all done"),
+        strict=True,
+    ):
+        for approach in ("cronbridge_tree", "single_publisher", "step_functions_distributed_map"):
+            ax.plot(
+                sizes,
+                [results["model"]["by_jobs"][str(n)][approach][metric] for n in sizes],
+                marker="o",
+                label=approach.replace("_", " "),
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("jobs")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("seconds (model)")
+    axes[0].legend()
+    figure.tight_layout()
+    figure.savefig(PLOT, dpi=100)
+
+
+def report(results: dict[str, Any]) -> str:
+    local = results["local"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Made by `make bench` ({results['seconds']} s) on {results['when']}, commit {results['commit']}, "
+        f"Python {results['machine']['python']}, {results['machine']['cpus']} CPUs. "
+        "The raw figures are in `results.json`.",
+        "",
+        "## Local runtime, end to end over HTTP",
+        "",
+        f"`{local['command']}`: {local['jobs']:,} no-op jobs at **{local['jobs_per_s']:,} jobs/s**; "
+        f"trigger PUT to first job started over {local['samples']} triggers: "
+        f"p50 **{local['first_job_ms_p50']} ms**, p99 **{local['first_job_ms_p99']} ms**.",
+        "",
+        "## Cloud-scale model",
+        "",
+        f"`{results['model']['command']}` (virtual time; assumptions and their sources in `bench/model.py`):",
+        "",
+        "| jobs | approach | all dispatched (s) | all done (s) |",
+        "|---:|---|---:|---:|",
+    ]
+    for jobs, approaches in results["model"]["by_jobs"].items():
+        for approach, figures in approaches.items():
+            lines.append(
+                f"| {int(jobs):,} | {approach.replace('_', ' ')} | {figures['all_dispatched_s']} | {figures['all_done_s']} |"
+            )
+    lines += ["", "![model](model.png)", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    results = run()
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    plot(results)
+    REPORT.write_text(report(results))
+    print(REPORT.read_text())
+
+
+if __name__ == "__main__":
+    main()

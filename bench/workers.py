@@ -1,0 +1,18 @@
+"""Workers the benchmarks register as python: targets."""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Any
+
+#: when each `stamp` job started (time.perf_counter()), for latency figures
+STARTED: queue.SimpleQueue[float] = queue.SimpleQueue()
+
+
+def noop(event: dict[str, Any], context: Any) -> None:
+    return None
+
+
+def stamp(event: dict[str, Any], context: Any) -> None:
+    STARTED.put(time.perf_counter())
