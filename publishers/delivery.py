@@ -121,6 +121,9 @@ class AsyncInvoker:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        close = getattr(self._client, "close_connections", None)
+        if callable(close):
+            close()
 
 
 class LambdaPublisherInvoker:

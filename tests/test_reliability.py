@@ -152,10 +152,7 @@ def test_a_thousand_jobs_on_the_aws_adapters_under_every_fault(
     tmp_path: Path, workers: ModuleType
 ) -> None:
     names = DeploymentNames("chaos")
-    # 5% throttling here: botocore's adaptive mode slows the client after each 429, on
-    # purpose, so at 10% a thousand invokes take minutes.
-    rates = {**FAULTS, "throttle": 0.05}
-    faults = Faults(seed=11, publisher=names.publisher, recorder=names.recorder, **rates)
+    faults = Faults(seed=11, publisher=names.publisher, recorder=names.recorder, **FAULTS)
     sandbox = Sandbox(
         {"worker": "sample_workers:effect_aws"},
         names=names,

@@ -30,6 +30,7 @@ from publishers.delivery import (
     SqsSink,
     client_config,
 )
+from publishers.invoke import EventInvokeClient
 from publishers.targets import parse_target
 
 __all__ = ["ENVIRONMENT", "AwsRuntime", "AwsSettings"]
@@ -84,7 +85,9 @@ class AwsRuntime:
         self._sqs: Any = None
         self.registry: Registry = S3Registry(self.s3, self.settings.state_bucket)
         self.ledger: Ledger = DynamoLedger(self.dynamodb, self.settings.ledger_table)
-        self.invoker = AsyncInvoker(self.lambda_client, threads=self.threads)
+        # Invokes go out through the lean path; everything else through the full client.
+        fast = EventInvokeClient(self.lambda_client, session.get_credentials())
+        self.invoker = AsyncInvoker(fast, threads=self.threads)
         self.publishers: PublisherInvoker = LambdaPublisherInvoker(
             self.invoker, self.settings.publisher_function
         )
