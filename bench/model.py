@@ -17,9 +17,10 @@ Assumptions, each with its source:
 - Asynchronous invocations wait in Lambda's queue while the function is at its limit,
   and are retried for up to 6 hours; none is lost
   (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html).
-- A publisher is bound by CPU: each async invoke costs `invoke_cpu_us` of CPU (measured
-  by bench/invoke_cpu.py; botocore's client costs about 1 ms), one core per process
-  (the GIL), and an Invoke call takes about 20 ms on the network, hidden by 32 threads.
+- A publisher is bound by CPU: each async invoke costs `invoke_cpu_us` of CPU for
+  cronbridge's path and `hand_written_invoke_cpu_us` for boto3's client.invoke (both
+  measured by bench/invoke_cpu.py when `make bench` runs; 1 ms otherwise), one core per
+  process (the GIL), and an Invoke call's ~20 ms on the network is hidden by threads.
 - A cold publisher starts in 250 ms; a tree level costs that plus ten invokes.
 - Distributed Map runs at most 10,000 child executions at once
   (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html), and
@@ -44,7 +45,8 @@ SIZES = (10_000, 100_000, 1_000_000)
 
 @dataclass(frozen=True)
 class Cloud:
-    invoke_cpu_us: float = 1000.0
+    invoke_cpu_us: float = 1000.0  # cronbridge's publisher, per async invoke
+    hand_written_invoke_cpu_us: float = 1000.0  # a publisher calling boto3's client.invoke
     job_seconds: float = 1.0
     account_concurrency: int = 10_000
     burst: int = 1_000  # environments a function may add at once...
@@ -63,6 +65,10 @@ class Cloud:
     def invokes_per_second(self) -> float:
         return 1e6 / self.invoke_cpu_us
 
+    @property
+    def hand_written_invokes_per_second(self) -> float:
+        return 1e6 / self.hand_written_invoke_cpu_us
+
 
 def tree_arrivals(cloud: Cloud, jobs: int) -> Iterator[float]:
     """When each job's invoke reaches Lambda, through the publisher tree."""
@@ -78,7 +84,7 @@ def tree_arrivals(cloud: Cloud, jobs: int) -> Iterator[float]:
 
 def single_arrivals(cloud: Cloud, jobs: int) -> Iterator[float]:
     for i in range(jobs):
-        yield cloud.cold_start + (i + 1) / cloud.invokes_per_second
+        yield cloud.cold_start + (i + 1) / cloud.hand_written_invokes_per_second
 
 
 def run_pool(
@@ -141,10 +147,19 @@ def model(cloud: Cloud) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--invoke-cpu-us", type=float, default=Cloud.invoke_cpu_us)
+    parser.add_argument(
+        "--hand-written-invoke-cpu-us", type=float, default=Cloud.hand_written_invoke_cpu_us
+    )
     parser.add_argument("--job-seconds", type=float, default=Cloud.job_seconds)
     args = parser.parse_args(argv)
     json.dump(
-        model(Cloud(invoke_cpu_us=args.invoke_cpu_us, job_seconds=args.job_seconds)),
+        model(
+            Cloud(
+                invoke_cpu_us=args.invoke_cpu_us,
+                hand_written_invoke_cpu_us=args.hand_written_invoke_cpu_us,
+                job_seconds=args.job_seconds,
+            )
+        ),
         sys.stdout,
         indent=2,
     )

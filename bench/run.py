@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import local_runtime, model
+from bench import invoke_cpu, local_runtime, model, publisher_memory
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results.json"
@@ -45,10 +45,22 @@ def run() -> dict[str, Any]:
             "platform": platform.platform(),
         },
     }
+    print("invoke CPU ...", file=sys.stderr, flush=True)
+    invokes = invoke_cpu.measure()
+    results["invoke_cpu_us"] = invokes["invoke_cpu_us"]
+    results["invoke"] = invokes
+    print("publisher memory ...", file=sys.stderr, flush=True)
+    memory = publisher_memory.measure()
+    results["publisher_peak_rss_mb"] = memory["publisher_peak_rss_mb"]
+    results["publisher_memory"] = memory
     print("local runtime ...", file=sys.stderr, flush=True)
     results["local"] = local_runtime.measure()
     print("cloud model ...", file=sys.stderr, flush=True)
-    results["model"] = model.model(model.Cloud())
+    cloud = model.Cloud(
+        invoke_cpu_us=invokes["invoke_cpu_us"]["cronbridge"],
+        hand_written_invoke_cpu_us=invokes["invoke_cpu_us"]["boto3"],
+    )
+    results["model"] = model.model(cloud)
     results["seconds"] = round(time.monotonic() - started, 1)
     return results
 
@@ -87,12 +99,41 @@ def plot(results: dict[str, Any]) -> None:
 
 def report(results: dict[str, Any]) -> str:
     local = results["local"]
+    invoke = results["invoke"]
+    memory = results["publisher_memory"]
     lines = [
         "# Benchmark results",
         "",
         f"Made by `make bench` ({results['seconds']} s) on {results['when']}, commit {results['commit']}, "
         f"Python {results['machine']['python']}, {results['machine']['cpus']} CPUs. "
         "The raw figures are in `results.json`.",
+        "",
+        "## CPU per asynchronous invoke",
+        "",
+        f"`{invoke['command']}`, {invoke['invokes']:,} invokes each, against a loopback stub of the Invoke API:",
+        "",
+        "| path | CPU per invoke (µs) | times raw | invokes/s |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {name} | {invoke['invoke_cpu_us'][name]} | {invoke['ratio_to_raw'][name]} | {invoke['invokes_per_s'][name]:,} |"
+            for name in ("raw", "boto3", "cronbridge")
+        ],
+        "",
+        "raw: an unsigned POST on a kept-alive connection (the floor). boto3: `client.invoke`, one "
+        "thread. cronbridge: the publisher's path, `AsyncInvoker` with 32 threads over "
+        "`EventInvokeClient` (botocore's credentials and SigV4 signer, a kept-alive "
+        "connection per thread).",
+        "",
+        "## Publisher memory",
+        "",
+        f"`{memory['command']}`: peak RSS of one process publishing a whole list through the tree:",
+        "",
+        "| jobs | local registry (MB) | S3 registry on moto (MB) |",
+        "|---:|---:|---:|",
+        *[
+            f"| {int(size):,} | {memory['by_source']['local'][size]['peak_rss_mb']} | {memory['by_source']['s3'][size]['peak_rss_mb']} |"
+            for size in memory["by_source"]["local"]
+        ],
         "",
         "## Local runtime, end to end over HTTP",
         "",
