@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import invoke_cpu, local_runtime, model, publisher_memory
+from bridge.domain.controls import Controls
+from bridge.domain.cost import PRICES_AS_OF, estimate
+from bridge.domain.groups import GroupManifest, ListManifest, plan_parts
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results.json"
@@ -60,9 +63,30 @@ def run() -> dict[str, Any]:
         invoke_cpu_us=invokes["invoke_cpu_us"]["cronbridge"],
         hand_written_invoke_cpu_us=invokes["invoke_cpu_us"]["boto3"],
     )
-    results["model"] = model.model(cloud)
+    modelled = model.model(cloud)
+    results["model"] = modelled["by_jobs"]  # {jobs: {approach: {all_dispatched_s, all_done_s}}}
+    results["model_assumptions"] = modelled["assumptions"]
+    results["model_command"] = modelled["command"]
+    results["monthly_usd_one_run_a_day"] = monthly_costs()
     results["seconds"] = round(time.monotonic() - started, 1)
     return results
+
+
+def monthly_costs() -> dict[str, dict[str, float]]:
+    """Each approach's month at one run a day, for the model's job counts."""
+    out = {}
+    for jobs in model.SIZES:
+        manifest = GroupManifest(
+            group="bench",
+            version=1,
+            target="lambda:worker",
+            controls=Controls(),
+            lists=(ListManifest("all", plan_parts(jobs)),),
+            created_at="2026-11-22T00:00:00.000Z",
+        )
+        result = estimate(manifest, runs_per_day=1)
+        out[str(jobs)] = {name: round(result.total(name), 2) for name in result.approaches}
+    return out
 
 
 def plot(results: dict[str, Any]) -> None:
@@ -71,7 +95,7 @@ def plot(results: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = sorted(int(n) for n in results["model"]["by_jobs"])
+    sizes = sorted(int(n) for n in results["model"])
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, metric, title in zip(
         axes,
@@ -82,7 +106,7 @@ def plot(results: dict[str, Any]) -> None:
         for approach in ("cronbridge_tree", "single_publisher", "step_functions_distributed_map"):
             ax.plot(
                 sizes,
-                [results["model"]["by_jobs"][str(n)][approach][metric] for n in sizes],
+                [results["model"][str(n)][approach][metric] for n in sizes],
                 marker="o",
                 label=approach.replace("_", " "),
             )
@@ -143,17 +167,33 @@ def report(results: dict[str, Any]) -> str:
         "",
         "## Cloud-scale model",
         "",
-        f"`{results['model']['command']}` (virtual time; assumptions and their sources in `bench/model.py`):",
+        f"`{results['model_command']}` (virtual time; assumptions and their sources in `bench/model.py`):",
         "",
         "| jobs | approach | all dispatched (s) | all done (s) |",
         "|---:|---|---:|---:|",
     ]
-    for jobs, approaches in results["model"]["by_jobs"].items():
+    for jobs, approaches in results["model"].items():
         for approach, figures in approaches.items():
             lines.append(
                 f"| {int(jobs):,} | {approach.replace('_', ' ')} | {figures['all_dispatched_s']} | {figures['all_done_s']} |"
             )
-    lines += ["", "![model](model.png)", ""]
+    lines += [
+        "",
+        "![model](model.png)",
+        "",
+        "## Monthly cost, one run a day",
+        "",
+        "From `bridge/domain/cost.py` (what `cronbridge cost` prints; list prices of "
+        f"{PRICES_AS_OF}, 100 ms 128 MB workers, one list):",
+        "",
+        "| jobs | cronbridge | Step Functions Standard | Distributed Map (Express children) |",
+        "|---:|---:|---:|---:|",
+        *[
+            f"| {int(jobs):,} | ${costs['cronbridge']} | ${costs['step-functions-standard']} | ${costs['step-functions-distributed-map']} |"
+            for jobs, costs in results["monthly_usd_one_run_a_day"].items()
+        ],
+        "",
+    ]
     return "\n".join(lines)
 
 
