@@ -28,7 +28,7 @@ locals {
           Sid      = "OwnLogs"
           Effect   = "Allow"
           Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-          Resource = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${local.names[name]}:*"
+          Resource = "${local.lambda_log_groups}/${local.names[name]}:*"
         },
         {
           Sid      = "FailedEventsToDlq"
@@ -37,14 +37,7 @@ locals {
           Resource = local.arn.dlq
         },
       ],
-      var.kms_key_arn == null ? [] : [
-        {
-          Sid      = "UseKey"
-          Effect   = "Allow"
-          Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-          Resource = var.kms_key_arn
-        },
-      ],
+      local.kms_statements,
     )
   }
 

@@ -44,5 +44,18 @@ locals {
     CRONBRIDGE_PUBLISHER_FUNCTION = local.names.publisher
   }
 
+  lambda_log_groups = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda"
+
+  # With a customer managed key, every role may use it: S3 and SQS writes need a data
+  # key, reads need to decrypt.
+  kms_statements = var.kms_key_arn == null ? [] : [
+    {
+      Sid      = "UseKey"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = var.kms_key_arn
+    },
+  ]
+
   tags = merge({ "cronbridge:deployment" = var.prefix }, var.tags)
 }

@@ -55,14 +55,7 @@ resource "aws_iam_role_policy" "scheduler" {
           Resource = local.arn.dlq
         },
       ],
-      var.kms_key_arn == null ? [] : [
-        {
-          Sid      = "UseKey"
-          Effect   = "Allow"
-          Action   = ["kms:GenerateDataKey"]
-          Resource = var.kms_key_arn
-        },
-      ],
+      local.kms_statements,
     )
   })
 }

@@ -32,14 +32,7 @@ locals {
         Resource = "${local.arn.state_bucket}/payloads/*"
       },
     ],
-    var.kms_key_arn == null ? [] : [
-      {
-        Sid      = "UseKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = var.kms_key_arn
-      },
-    ],
+    local.kms_statements,
   )
 }
 
@@ -66,7 +59,7 @@ resource "aws_iam_role_policy" "worker_logs" {
     Statement = [{
       Effect   = "Allow"
       Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-      Resource = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${var.prefix}-${each.key}:*"
+      Resource = "${local.lambda_log_groups}/${var.prefix}-${each.key}:*"
     }]
   })
 }

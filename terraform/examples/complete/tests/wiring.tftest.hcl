@@ -2,12 +2,7 @@
 # source_ip mode the Logic Apps' outbound addresses back into the bucket policy.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  source = "../../testing/aws"
   mock_data "aws_region" {
     defaults = { region = "ap-northeast-1" }
   }

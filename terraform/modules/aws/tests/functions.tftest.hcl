@@ -1,12 +1,7 @@
 # The functions, the one notification, the workers' destinations and every role's rights.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  source = "../../testing/aws"
   mock_data "aws_region" {
     defaults = { region = "eu-west-1" }
   }
@@ -204,5 +199,20 @@ run "schedules_put_the_trigger_signed_with_the_scheduled_time" {
       ["arn:aws:s3:::acme-cb-triggers/triggers/nightly"]
     ]
     error_message = "the scheduler's role may PUT its groups' triggers only"
+  }
+}
+
+run "with_a_customer_key_every_role_may_use_it" {
+  command = plan
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    schedules   = { nightly = { group = "nightly", expression = "rate(1 hour)" } }
+  }
+
+  assert {
+    condition = alltrue([for p in concat(values(aws_iam_role_policy.core), values(aws_iam_role_policy.worker), aws_iam_role_policy.scheduler) :
+      contains([for s in jsondecode(p.policy).Statement : s.Resource if s.Sid == "UseKey"], "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    ])
+    error_message = "the functions, the workers and the scheduler may all use the key"
   }
 }

@@ -1,12 +1,7 @@
 # The trigger bucket's policy and public-access settings, mode by mode.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  source = "../../testing/aws"
   mock_data "aws_region" {
     defaults = { region = "eu-west-1" }
   }
