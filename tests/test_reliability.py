@@ -85,6 +85,29 @@ def check_results(ledger: Ledger, run_id: str, every: set[str], failed: set[str]
     assert run.state is (RunState.FAILED if failed else RunState.SUCCEEDED)
 
 
+def check_first_attempt(
+    ledger: Ledger,
+    run_id: str,
+    every: set[str],
+    permanent: set[str],
+    workers: ModuleType,
+    service: FaultyLambda,
+) -> None:
+    check_results(ledger, run_id, every, permanent)
+    assert {job for job, n in workers.EFFECTS.items() if n} == every - permanent
+    assert set(workers.EFFECTS.values()) == {1}, "no side effect happened twice"
+    counts = service.counts
+    faults = [counts.duplicates, counts.throttles, counts.worker_errors]
+    faults += [counts.publisher_crashes, counts.duplicate_records]
+    assert min(faults) > 0, f"every kind of fault happened: {counts}"
+
+
+def check_after_redrive(ledger: Ledger, run_id: str, every: set[str], workers: ModuleType) -> None:
+    check_results(ledger, run_id, every, set())
+    assert set(workers.EFFECTS) == every
+    assert set(workers.EFFECTS.values()) == {1}, "the fixed jobs' effects happened once each"
+
+
 def test_ten_thousand_jobs_on_the_local_runtime_under_every_fault(
     home: Home, tmp_path: Path, workers: ModuleType
 ) -> None:
@@ -104,27 +127,14 @@ def test_ten_thousand_jobs_on_the_local_runtime_under_every_fault(
         assert runtime.lambdas.wait_idle(WAIT)
 
         assert len(runtime.ledger.list_runs("chaos", 10)) == 1
-        check_results(runtime.ledger, first.run_id, every, permanent)
-        assert {job for job, n in workers.EFFECTS.items() if n} == every - permanent
-        assert set(workers.EFFECTS.values()) == {1}, "no side effect happened twice"
-        counts = runtime.lambdas.counts
-        assert (
-            min(
-                counts.duplicates,
-                counts.throttles,
-                counts.worker_errors,
-                counts.publisher_crashes,
-                counts.duplicate_records,
-            )
-            > 0
+        check_first_attempt(
+            runtime.ledger, first.run_id, every, permanent, workers, runtime.lambdas
         )
 
         workers.FIXED.set()  # the fix is deployed
         runtime.redrive(first.run_id)
         assert runtime.lambdas.wait_idle(WAIT)
-        check_results(runtime.ledger, first.run_id, every, set())
-        assert set(workers.EFFECTS) == every
-        assert set(workers.EFFECTS.values()) == {1}
+        check_after_redrive(runtime.ledger, first.run_id, every, workers)
     finally:
         runtime.close()
 
@@ -181,20 +191,7 @@ def test_a_thousand_jobs_on_the_aws_adapters_under_every_fault(
             assert response.status_code == 200
         [run] = wait_finished(runtime.ledger, "chaos")
         assert sandbox.wait_idle(WAIT)
-        check_results(runtime.ledger, run.run_id, every, permanent)
-        assert {job for job, n in workers.EFFECTS.items() if n} == every - permanent
-        assert set(workers.EFFECTS.values()) == {1}, "no side effect happened twice"
-        counts = sandbox.lambdas.counts
-        assert (
-            min(
-                counts.duplicates,
-                counts.throttles,
-                counts.worker_errors,
-                counts.publisher_crashes,
-                counts.duplicate_records,
-            )
-            > 0
-        )
+        check_first_attempt(runtime.ledger, run.run_id, every, permanent, workers, sandbox.lambdas)
 
         workers.FIXED.set()
         redrive_run(
@@ -205,8 +202,6 @@ def test_a_thousand_jobs_on_the_aws_adapters_under_every_fault(
         )
         wait_finished(runtime.ledger, "chaos")
         assert sandbox.wait_idle(WAIT)
-        check_results(runtime.ledger, run.run_id, every, set())
-        assert set(workers.EFFECTS) == every
-        assert set(workers.EFFECTS.values()) == {1}
+        check_after_redrive(runtime.ledger, run.run_id, every, workers)
     finally:
         sandbox.stop()
