@@ -16,3 +16,8 @@ def noop(event: dict[str, Any], context: Any) -> None:
 
 def stamp(event: dict[str, Any], context: Any) -> None:
     STARTED.put(time.perf_counter())
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """What a small real worker returns: a few bytes about the job it did."""
+    return {"job": event["cronbridge"]["job"], "ok": True}

@@ -7,22 +7,27 @@ Two adapter families implement them: local (files, SQLite, threads) in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bridge.domain.chunks import ResultChunk
 from bridge.domain.groups import GroupManifest, Job
 from bridge.domain.plan import PublisherUnit
 from bridge.domain.results import JobResult
-from bridge.domain.runs import Run
+from bridge.domain.runs import Progress, Run, RunState
+from bridge.domain.tally import Tally
 
 __all__ = [
     "Clock",
     "JobSink",
     "Ledger",
     "OpenOutcome",
+    "Progress",
     "PublisherInvoker",
     "Registry",
+    "SendSet",
     "SinkFactory",
     "SystemClock",
 ]
@@ -73,10 +78,28 @@ class Registry(Protocol):
 OpenOutcome = str  # "opened" | "duplicate"; Conflict is raised when the group's head moved
 
 
-class Ledger(Protocol):
-    """Runs, part markers and per-job results (DESIGN.md §3.5)."""
+@dataclass(frozen=True)
+class SendSet:
+    """Which jobs of a part a redrive or a resend sends: these ids, or (None) every one."""
 
-    def get_run(self, run_id: str) -> Run | None: ...
+    jobs: frozenset[str] | None = None
+
+    def wants(self, job_id: str) -> bool:
+        return self.jobs is None or job_id in self.jobs
+
+
+class Ledger(Protocol):
+    """Runs, part markers, send sets and per-job results (DESIGN.md §3.5).
+
+    Results are stored in chunks (bridge.domain.chunks); the use cases decide what
+    counts, the ledger stores atomically what they decide.
+    """
+
+    # -- runs --------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> Run | None:
+        """The run; while it runs, with the approximate counters of its progress."""
+        ...
+
     def latest_run(self, group: str) -> Run | None:
         """The group's last opened run (the one overlap and min_interval look at)."""
         ...
@@ -91,33 +114,76 @@ class Ledger(Protocol):
 
     def record_skip(self, run: Run) -> OpenOutcome: ...
     def mark_launched(self, run_id: str, attempt: int) -> None: ...
-    def part_dispatched(self, run_id: str, list_name: str, part: int, attempt: int) -> bool: ...
+    def list_runs(self, group: str | None, limit: int) -> list[Run]: ...
+    def open_runs(self) -> list[Run]:
+        """Every running run, for the sweep that ends those past their deadline."""
+        ...
+
+    def cancel_run(self, run_id: str, reason: str, at: datetime) -> bool:
+        """Running -> cancelled; False if the run was not running."""
+        ...
+
+    def reopen_run(
+        self,
+        run_id: str,
+        *,
+        expected: RunState,
+        attempt: int,
+        deadline: datetime,
+        progress: Progress,
+    ) -> bool:
+        """`expected` (failed: a redrive; cancelled: a resume) -> running at `attempt`,
+        with a new deadline and counters; False if the run changed meanwhile."""
+        ...
+
+    def set_deadline(self, run_id: str, attempt: int, deadline: datetime, resent: int) -> bool:
+        """Move a running run's deadline after a resend; False if it changed meanwhile."""
+        ...
+
+    def finish_run(
+        self, run_id: str, attempt: int, state: RunState, tally: Tally, at: datetime
+    ) -> bool:
+        """Running (at `attempt`) -> `state` with exact counts; False if someone else did."""
+        ...
+
+    # -- parts and send sets -----------------------------------------------------------
+    def part_dispatched(
+        self, run_id: str, list_name: str, part: int, attempt: int, only: str
+    ) -> bool: ...
     def mark_part_dispatched(
-        self, run_id: str, list_name: str, part: int, attempt: int, jobs: int
+        self, run_id: str, list_name: str, part: int, attempt: int, only: str, jobs: int
     ) -> bool:
         """Remember that a part's jobs were all handed over; True the first time only."""
         ...
 
-    def record_result(self, result: JobResult) -> bool:
-        """Store a job's result and count it, once per (run, job, attempt); True if it counted."""
+    def put_send_sets(
+        self, run_id: str, attempt: int, only: str, sets: Mapping[tuple[str, int], SendSet]
+    ) -> None:
+        """Which jobs of each (list, part) the publishers of `only` send."""
         ...
 
-    def begin_redrive(self, run_id: str) -> tuple[Run, dict[str, int]]:
-        """Mark a failed run's failed jobs for a new attempt: the run, and jobs per list.
-
-        A run whose last redrive never launched (running, `attempt > 1`,
-        `launched < attempt`) is resumed: any failed job still unmarked is marked,
-        and the same attempt is returned. RunNotFound for an unknown run; InvalidInput for any other state.
-        """
+    def send_set(
+        self, run_id: str, attempt: int, only: str, list_name: str, part: int
+    ) -> SendSet | None:
+        """None: nothing of this part is to be sent."""
         ...
 
-    def redrive_jobs(self, run_id: str, list_name: str, attempt: int) -> set[str]: ...
-    def finished_jobs(self, run_id: str, list_name: str) -> set[str]:
-        """Ids of the list's jobs that have a final result (succeeded or failed)."""
+    # -- results -----------------------------------------------------------------------
+    def append_results(self, run_id: str, chunks: Sequence[ResultChunk]) -> int:
+        """Store the chunks (a chunk stored already is the same item again), then add
+        their counts to the run's progress: the counters never fall behind what is
+        stored. The number of results added."""
         ...
 
-    def list_runs(self, group: str | None, limit: int) -> list[Run]: ...
-    def job_results(self, run_id: str, status: str | None, limit: int) -> list[JobResult]: ...
+    def stored_results(self, run: Run) -> Iterator[JobResult]:
+        """Every result stored for the run, duplicates included (bridge.domain.tally
+        says which stands)."""
+        ...
+
+    def progress(self, run_id: str) -> Progress: ...
+    def note_recount(self, run_id: str, checked: int, missing: int) -> None:
+        """Remember an exact recount that found the run incomplete."""
+        ...
 
 
 class PublisherInvoker(Protocol):

@@ -7,6 +7,9 @@
   `AWS_ENDPOINT_URL_LAMBDA`;
 - S3 event delivery: moto cannot call Lambda, so the trigger bucket notifies an SQS
   queue, which a thread drains into the dispatcher.
+- the results path as deployed: workers' destinations send each record to the results
+  queue (moto's SQS), and an event source mapping (`bridge.local.queue.BatchPoller`)
+  hands the recorder batches of them; a schedule invokes the sweeper.
 
 - the trigger bucket's endpoint for schedulers (`CRONBRIDGE_TRIGGER_URL`): it applies
   the bucket policy's User-Agent rule, which moto does not evaluate, then writes the
@@ -26,11 +29,13 @@ import logging
 import os
 import secrets
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -38,10 +43,11 @@ import boto3
 from bridge.aws.ledger import table_definition
 from bridge.aws.runtime import AwsRuntime, AwsSettings
 from bridge.exceptions import Unavailable
-from bridge.lambdas import dispatcher, recorder
+from bridge.lambdas import dispatcher, recorder, sweeper
 from bridge.local.lambda_api import LambdaApiServer
 from bridge.local.lambda_service import FunctionConfig, LocalLambda, Throttled
 from bridge.local.loopback import LoopbackServer
+from bridge.local.queue import BatchPoller, ResultDestination, SqsQueue
 from bridge.ports import SystemClock
 from publishers.lambdas import publisher
 from publishers.targets import TargetSpec, load_python_handler
@@ -82,8 +88,16 @@ class DeploymentNames:
         return f"{self.prefix}-recorder"
 
     @property
+    def sweeper(self) -> str:
+        return f"{self.prefix}-sweeper"
+
+    @property
     def events_queue(self) -> str:
         return f"{self.prefix}-trigger-events"
+
+    @property
+    def results_queue(self) -> str:
+        return f"{self.prefix}-results"
 
     def settings(self) -> AwsSettings:
         return AwsSettings(
@@ -167,14 +181,25 @@ class Sandbox:
         retry_delay: float = 0.05,
         max_attempts: int = 3,
         service: Callable[..., LocalLambda] = LocalLambda,
+        results_batch: int = 1000,
+        results_window: float = 1.0,
+        sweep_every: float = 1.0,
+        event_age: float | None = None,
+        recording: Path | None = None,
     ) -> None:
-        """`service` makes the Lambda stand-in (a fault-injecting one, in tests)."""
+        """`service` makes the Lambda stand-in (a fault-injecting one, in tests).
+        `recording`: moto records every request it receives into this file."""
         self.names = names or DeploymentNames()
         self._service = service
         self._functions = dict(functions)
         self._throttle = throttle
         self._retry_delay = retry_delay
         self._max_attempts = max_attempts
+        self._results_batch = results_batch
+        self._results_window = results_window
+        self._sweep_every = sweep_every
+        self._event_age = event_age
+        self._recording = recording
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.env: dict[str, str] = {}
@@ -195,11 +220,17 @@ class Sandbox:
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         # moto's state lives in this process: start from an empty account every time.
-        reset = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - our own loopback server
-            pass
+        self._moto_api(host, port, "reset")
+        if self._recording is not None:
+            from moto.moto_api import recorder as moto_recorder
+
+            moto_recorder._location = str(self._recording)  # moto reads no other setting
+            self._moto_api(host, port, "recorder/reset-recording")
+            self._moto_api(host, port, "recorder/start-recording")
         # One invocation at a time: moto's DynamoDB UpdateItem is not thread-atomic.
-        self.lambdas = self._service(clock=SystemClock(), workers=1, retry_delay=self._retry_delay)
+        self.lambdas = self._service(
+            clock=SystemClock(), workers=1, retry_delay=self._retry_delay, serial=True
+        )
         self.api = LambdaApiServer(self.lambdas, throttle=self._throttle)
         self.api.start()
         self.env = {
@@ -212,8 +243,12 @@ class Sandbox:
             "CRONBRIDGE_BACKEND": "aws",
             "CRONBRIDGE_DISPATCHER_FUNCTION": self.names.dispatcher,
             "CRONBRIDGE_RECORDER_FUNCTION": self.names.recorder,
+            "CRONBRIDGE_SWEEPER_FUNCTION": self.names.sweeper,
+            "CRONBRIDGE_RECORDING_DELAY_SECONDS": str(self._results_window + 30),
             **self.names.settings().to_env(),
         }
+        if self._event_age is not None:
+            self.env["CRONBRIDGE_EVENT_AGE_SECONDS"] = str(self._event_age)
         os.environ.update(self.env)
         self._create_resources()
         secret = "sandbox-" + secrets.token_urlsafe(12)
@@ -229,18 +264,32 @@ class Sandbox:
         )
         self.env["CRONBRIDGE_TRIGGER_SECRET"] = secret
         os.environ.update(self.env)
-        self.runtime = AwsRuntime(self.names.settings())
+        self.env["CRONBRIDGE_RESULTS_QUEUE"] = self._results_url
+        os.environ.update(self.env)
+        self.runtime = AwsRuntime(AwsSettings.from_env())
         self.api.environment = self.names.settings().to_env()
+        self.results = SqsQueue(boto3.client("sqs"), self._results_url)
+        self.destination = ResultDestination(self.results)
         self._define_functions(handlers)
-        drain = threading.Thread(target=self._drain_events, name="s3-events", daemon=True)
-        drain.start()
-        self._threads.append(drain)
+        self.poller = BatchPoller(
+            self.results,
+            self._invoke_recorder,
+            batch_size=self._results_batch,
+            window=self._results_window,
+            poll_wait=0.2,
+        )
+        self.poller.start()
+        for target, name in ((self._drain_events, "s3-events"), (self._sweep, "sweeper")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return dict(self.env)
 
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        self.poller.stop()
         self.lambdas.close()
         self.api.stop()
         self.trigger_endpoint.stop()
@@ -248,7 +297,42 @@ class Sandbox:
         self.moto.stop()
 
     def wait_idle(self, timeout: float) -> bool:
-        return self.lambdas.wait_idle(timeout)
+        """Until nothing is queued or running and every result is recorded."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.lambdas.wait_idle(max(0.0, end - time.monotonic())):
+                return False
+            if self.results.empty() and not self.poller.busy and self.lambdas.wait_idle(0):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def recorded_requests(self) -> list[dict[str, Any]]:
+        """Every request moto received since start (needs `recording`), in order."""
+        assert self._recording is not None, "start the sandbox with recording=PATH"
+        with self._recording.open() as lines:
+            return [json.loads(line) for line in lines if line.strip()]
+
+    def _moto_api(self, host: str, port: int, path: str) -> None:
+        request = urllib.request.Request(f"http://{host}:{port}/moto-api/{path}", method="POST")
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
+            pass
+
+    def _invoke_recorder(self, event: dict[str, Any]) -> Any:
+        """The event source mapping's synchronous invoke of the recorder."""
+        ok, response = self.lambdas.invoke_sync(self.names.recorder, event)
+        if not ok:
+            raise RuntimeError(f"recorder failed: {response}")
+        return response
+
+    def _sweep(self) -> None:
+        """The schedule that invokes the sweeper (every minute on AWS; faster here)."""
+        while not self._stop.wait(self._sweep_every):
+            ok, response = self.lambdas.invoke_sync(self.names.sweeper, {})
+            if not ok:
+                logging.getLogger("cronbridge.sandbox").warning(
+                    "sweeper failed", extra={"error": response}
+                )
 
     def _create_resources(self) -> None:
         s3 = boto3.client("s3")
@@ -257,6 +341,11 @@ class Sandbox:
         boto3.client("dynamodb").create_table(**table_definition(self.names.ledger_table))
         sqs = boto3.client("sqs")
         self._queue_url = sqs.create_queue(QueueName=self.names.events_queue)["QueueUrl"]
+        # The results queue: a failed recorder batch comes back after 30 s, as configured
+        # on AWS (six times the recorder's timeout there; shorter here).
+        self._results_url = sqs.create_queue(
+            QueueName=self.names.results_queue, Attributes={"VisibilityTimeout": "30"}
+        )["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -287,10 +376,17 @@ class Sandbox:
         self.lambdas.define(
             FunctionConfig(self.names.recorder, recorder.make_handler(lambda: runtime))
         )
+        self.lambdas.define(
+            FunctionConfig(self.names.sweeper, sweeper.make_handler(lambda: runtime))
+        )
         for name, handler in workers.items():
             self.lambdas.define(
                 FunctionConfig(
-                    name, handler, max_attempts=self._max_attempts, destination=self.names.recorder
+                    name,
+                    handler,
+                    max_attempts=self._max_attempts,
+                    destination=self.destination,
+                    max_event_age=self.runtime.settings.event_age,
                 )
             )
 

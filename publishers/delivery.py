@@ -16,18 +16,20 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.domain.plan import PublisherUnit
-from bridge.domain.results import ENVELOPE_KEY
+from bridge.domain.results import ENVELOPE_KEY, bound_output
 from bridge.exceptions import Unavailable
 
 __all__ = [
     "ASYNC_PAYLOAD_LIMIT",
     "AsyncInvoker",
+    "HttpAnswer",
     "HttpSink",
     "LambdaPublisherInvoker",
     "LambdaSink",
@@ -228,40 +230,68 @@ class SqsSink:
                 raise Unavailable(f"{len(pending)} message(s) were refused by {self._queue_url}")
 
 
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What an `http:` target answered for one job: the job's result."""
+
+    envelope: dict[str, Any]
+    ok: bool
+    error: str
+    tries: int
+    duration_ms: float
+    output: str | None = None
+    truncated: bool = False
+
+
 class HttpSink:
     """`http:` targets from Lambda: POST each envelope (urllib, no third-party client).
 
-    The answer is the job's result, so it goes straight to `on_result(envelope, ok,
-    error, tries)`; a 5xx or connection error is retried up to `max_attempts`.
+    The answers are the jobs' results, so each batch's go to `on_results` together (one
+    batch for the recorder); a 5xx or connection error is retried up to `max_attempts`.
     """
 
     def __init__(
         self,
         url: str,
-        on_result: Callable[[dict[str, Any], bool, str, int], None],
+        on_results: Callable[[Sequence[HttpAnswer]], None],
         *,
         max_attempts: int,
         timeout: float,
         backoff: Backoff | None = None,
     ) -> None:
         self._url = url
-        self._on_result = on_result
+        self._on_results = on_results
         self._max_attempts = max_attempts
         self._timeout = timeout
         self._backoff = backoff or Backoff()
 
     def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+        answers = []
         for envelope in envelopes:
-            ok, error, tries = False, "", 0
+            started = time.monotonic()
+            ok, error, body, tries = False, "", b"", 0
             for tries in range(1, self._max_attempts + 1):
-                ok, error, retry = self._post(envelope)
+                ok, error, body, retry = self._post(envelope)
                 if ok or not retry:
                     break
                 if tries < self._max_attempts:
                     self._backoff.pause(tries)
-            self._on_result(envelope, ok, error, tries)
+            output, truncated = bound_output(_answer_value(body)) if ok else (None, False)
+            answers.append(
+                HttpAnswer(
+                    envelope,
+                    ok,
+                    error,
+                    tries,
+                    (time.monotonic() - started) * 1000,
+                    output,
+                    truncated,
+                )
+            )
+        if answers:
+            self._on_results(answers)
 
-    def _post(self, envelope: dict[str, Any]) -> tuple[bool, str, bool]:
+    def _post(self, envelope: dict[str, Any]) -> tuple[bool, str, bytes, bool]:
         request = urllib.request.Request(  # noqa: S310 - the URL is the group's registered http(s) target
             self._url,
             data=_encode(envelope),
@@ -270,12 +300,28 @@ class HttpSink:
         )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-                response.read()
-            return True, "", False
+                body = response.read(_ANSWER_BYTES)
+            return True, "", body, False
         except urllib.error.HTTPError as exc:
-            return False, f"HTTP {exc.code} from {self._url}", exc.code >= 500 or exc.code == 429
+            retry = exc.code >= 500 or exc.code == 429
+            return False, f"HTTP {exc.code} from {self._url}", b"", retry
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            return False, f"could not reach {self._url}: {exc}", True
+            return False, f"could not reach {self._url}: {exc}", b"", True
+
+
+#: an answer's body is read up to this many bytes; the result keeps MAX_OUTPUT_BYTES of it
+_ANSWER_BYTES = 64 * 1024
+
+
+def _answer_value(body: bytes) -> Any:
+    """An answer's body as the job's return value: its JSON, else its text, else None."""
+    if not body:
+        return None
+    text = body.decode("utf-8", "replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _encode(data: Any) -> bytes:

@@ -16,7 +16,8 @@ it again later. Raising from your function releases the claim: the next attempt 
 
 Claims live in the run ledger: DynamoDB when `CRONBRIDGE_LEDGER_TABLE` is set (the
 worker's role needs PutItem/GetItem/UpdateItem/DeleteItem on it), otherwise the local
-SQLite ledger in `$CRONBRIDGE_HOME`. Standard library and boto3 only.
+SQLite ledger in `$CRONBRIDGE_HOME`. Each claim has a partition key of its own, so a
+big run's claims spread over the table. Standard library and boto3 only.
 
 Without the helper, a raw handler receives the envelope `{"cronbridge": {...},
 "payload": ...}` and must itself be idempotent.
@@ -30,14 +31,22 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from bridge.domain.results import JobRef, JobResult, JobStatus, parse_envelope
+from bridge.domain.results import (
+    JobRef,
+    JobResult,
+    JobStatus,
+    bound_output,
+    bound_text,
+    parse_envelope,
+)
 from bridge.exceptions import InvalidInput
+from bridge.ports import Ledger
 
 __all__ = [
     "Claim",
@@ -71,14 +80,14 @@ class ClaimStore(Protocol):
 
 
 class DynamoClaims:
-    """Claim items beside the run's other items: (`run#<run>`, `claim#<job>`)."""
+    """Claim items, one partition key each: (`claim#<run>#<job>`, `claim`)."""
 
     def __init__(self, client: Any, table: str) -> None:
         self._db = client
         self._table = table
 
     def _key(self, ref: JobRef) -> dict[str, Any]:
-        return {"pk": {"S": f"run#{ref.run_id}"}, "sk": {"S": f"claim#{ref.job_id}"}}
+        return {"pk": {"S": f"claim#{ref.run_id}#{ref.job_id}"}, "sk": {"S": "claim"}}
 
     def claim(self, ref: JobRef, owner: str, now: float) -> Claim:
         from botocore.exceptions import ClientError
@@ -210,11 +219,13 @@ def default_claims() -> ClaimStore:
 
 
 Worker = Callable[[Any, JobRef], Any]
-ResultRecorder = Callable[[JobResult], bool]
+#: records a batch of results; the ids of runs whose results could not be stored
+ResultRecorder = Callable[[Sequence[JobResult]], set[str]]
 
 
 def default_results() -> ResultRecorder:
-    """Record into the DynamoDB ledger named by CRONBRIDGE_LEDGER_TABLE."""
+    """Record into the DynamoDB ledger named by CRONBRIDGE_LEDGER_TABLE, the same way
+    the recorder does (bridge.usecases.record)."""
     table = os.environ.get("CRONBRIDGE_LEDGER_TABLE")
     if not table:
         raise InvalidInput(
@@ -224,7 +235,16 @@ def default_results() -> ResultRecorder:
 
     from bridge.aws.ledger import DynamoLedger
 
-    return DynamoLedger(boto3.client("dynamodb"), table).record_result
+    return ledger_recorder(DynamoLedger(boto3.client("dynamodb"), table))
+
+
+def ledger_recorder(ledger: Ledger) -> ResultRecorder:
+    from bridge.usecases.record import record_results
+
+    def record(results: Sequence[JobResult]) -> set[str]:
+        return record_results(results, ledger=ledger).failed_runs
+
+    return record
 
 
 def cronbridge_worker(
@@ -316,6 +336,7 @@ def _consume_batch(
     max_attempts: int,
 ) -> dict[str, Any]:
     failures = []
+    finished: list[tuple[str, JobResult]] = []
     for record in event["Records"]:
         received = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         try:
@@ -327,8 +348,10 @@ def _consume_batch(
             # Not ours to run: let SQS keep it, and its dead-letter queue hold it after.
             failures.append({"itemIdentifier": record["messageId"]})
             continue
+        started = time.monotonic()
+        output: Any = None
         try:
-            _run_once(store, fn, ref, payload, context, sleep)
+            output = _run_once(store, fn, ref, payload, context, sleep)
             status, error = JobStatus.SUCCEEDED, ""
         except DuplicateInProgress:
             failures.append({"itemIdentifier": record["messageId"]})
@@ -337,12 +360,27 @@ def _consume_batch(
             if received < max_attempts:
                 failures.append({"itemIdentifier": record["messageId"]})
                 continue
-            status, error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
-        recorder(
-            JobResult(
-                ref=ref, status=status, tries=received, finished_at=datetime.now(UTC), error=error
-            )
+            status, error = JobStatus.FAILED, bound_text(f"{type(exc).__name__}: {exc}")
+        text, truncated = bound_output(output)
+        result = JobResult(
+            ref=ref,
+            status=status,
+            tries=received,
+            finished_at=datetime.now(UTC),
+            error=error,
+            duration_ms=(time.monotonic() - started) * 1000,
+            output=text,
+            truncated=truncated,
         )
+        finished.append((record["messageId"], result))
+    # One batch for the ledger; the messages of a run it could not store go back to SQS
+    # (their claims are done: the next receive returns the result without running it).
+    unstored = recorder([result for _, result in finished]) if finished else set()
+    failures += [
+        {"itemIdentifier": message_id}
+        for message_id, result in finished
+        if result.ref.run_id in unstored
+    ]
     return {"batchItemFailures": failures}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,3 +50,22 @@ class RecordingSink:
 
     def job_ids(self) -> list[str]:
         return [e["cronbridge"]["job"] for e in self.envelopes]
+
+
+def sqs_event(records: Sequence[Any]) -> dict[str, Any]:
+    """Destination records as the results queue's event source mapping delivers them."""
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "r",
+                "body": json.dumps(record),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cronbridge-results",
+                "awsRegion": "us-east-1",
+            }
+            for record in records
+        ]
+    }

@@ -5,7 +5,7 @@
 - 429 throttling (the caller must back off and retry);
 - a worker exception, before or after the worker's own work (Lambda retries it);
 - a publisher crash after k of its invokes (the unit is redelivered, as by Lambda's retry);
-- a duplicate destination record to the recorder.
+- a duplicate destination record, or a dropped one (Lambda could not deliver it).
 Duplicate S3 events are the caller's to make: send the same trigger twice.
 
 Transient faults never exhaust a job's attempts: at most max_attempts - 1 are injected
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.local.lambda_service import FunctionConfig, InvocationContext, LocalLambda, Throttled
-from bridge.local.runtime import PUBLISHER_FUNCTION, RECORDER_FUNCTION
+from bridge.local.runtime import PUBLISHER_FUNCTION
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ class Faults:
     worker_error: float = 0.0
     publisher_crash: float = 0.0
     duplicate_record: float = 0.0
-    #: which functions are publishers and recorders (the local runtime's names by default)
+    drop_record: float = 0.0
+    #: which function is the publisher (the local runtime's name by default)
     publisher: str = PUBLISHER_FUNCTION
-    recorder: str = RECORDER_FUNCTION
 
 
 class InjectedFault(RuntimeError):
@@ -54,6 +54,7 @@ class FaultCounts:
     worker_errors: int = 0
     publisher_crashes: int = 0
     duplicate_records: int = 0
+    dropped_records: int = 0
 
 
 class FaultyLambda(LocalLambda):
@@ -83,20 +84,14 @@ class FaultyLambda(LocalLambda):
                 raise InjectedFault("publisher crashed mid-part")
             self._publishing.budget = budget - 1
         key = f"{name}:{json.dumps(event, sort_keys=True, default=str)}"
-        if name != self.faults.recorder and self._roll("throttle", key, self.faults.throttle):
+        if self._roll("throttle", key, self.faults.throttle):
             with self._lock:
                 self.counts.throttles += 1
             raise Throttled("Rate Exceeded.")
         request_id = super().invoke_async(name, event)
-        chance = (
-            self.faults.duplicate_record if name == self.faults.recorder else self.faults.duplicate
-        )
-        if self._roll("duplicate", key, chance):
+        if self._roll("duplicate", key, self.faults.duplicate):
             with self._lock:
-                if name == self.faults.recorder:
-                    self.counts.duplicate_records += 1
-                else:
-                    self.counts.duplicates += 1
+                self.counts.duplicates += 1
             super().invoke_async(name, json.loads(json.dumps(event)))
         return request_id
 
@@ -124,11 +119,31 @@ class FaultyLambda(LocalLambda):
             return True
 
     def _wrap(self, config: FunctionConfig | None) -> FunctionConfig | None:
-        if config is None or config.name == self.faults.recorder:
-            return config
+        if config is None or (config.destination is None and config.name != self.faults.publisher):
+            return config  # neither a publisher nor a worker: a core function of the sandbox
         if config.name == self.faults.publisher:
             return dataclasses.replace(config, handler=self._publisher(config))
-        return dataclasses.replace(config, handler=self._worker(config))
+        return dataclasses.replace(
+            config, handler=self._worker(config), destination=self._destination(config)
+        )
+
+    def _destination(self, config: FunctionConfig) -> Any:
+        deliver = config.destination
+        assert deliver is not None
+
+        def send(record: dict[str, Any]) -> None:
+            key = "record:" + json.dumps(record.get("requestPayload"), sort_keys=True, default=str)
+            if self._roll("drop", key, self.faults.drop_record):
+                with self._lock:
+                    self.counts.dropped_records += 1
+                return
+            deliver(record)
+            if self._roll("duplicate-record", key, self.faults.duplicate_record):
+                with self._lock:
+                    self.counts.duplicate_records += 1
+                deliver(json.loads(json.dumps(record)))
+
+        return send
 
     def _publisher(self, config: FunctionConfig) -> Any:
         handler = config.handler

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from bridge.local.loopback import LoopbackServer
-from publishers.delivery import Backoff, HttpSink, PayloadStore, SqsSink
+from publishers.delivery import Backoff, HttpAnswer, HttpSink, PayloadStore, SqsSink
 
 
 def envelope(job: str) -> dict[str, Any]:
@@ -88,9 +88,11 @@ class _Target(BaseHTTPRequestHandler):
             self.server.seen.append(job)
             count = self.server.seen.count(job)
         status = {"ok": 200, "flaky": 503 if count == 1 else 200, "down": 503, "bad": 400}[job]
+        answer = json.dumps({"job": job}).encode() if status == 200 else b""
         self.send_response(status)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
+        self.wfile.write(answer)
 
 
 @pytest.fixture
@@ -103,21 +105,26 @@ def target() -> Iterator[LoopbackServer]:
     server.stop()
 
 
-def test_http_posts_each_envelope_and_reports_its_result(target: LoopbackServer) -> None:
-    results: list[tuple[str, bool, str, int]] = []
+def test_http_posts_each_envelope_and_reports_the_batchs_results_at_once(
+    target: LoopbackServer,
+) -> None:
+    batches: list[list[HttpAnswer]] = []
     sink = HttpSink(
         f"{target.url}/jobs",
-        lambda env, ok, error, tries: results.append((env["cronbridge"]["job"], ok, error, tries)),
+        lambda answers: batches.append(list(answers)),
         max_attempts=3,
         timeout=5,
         backoff=NO_WAIT,
     )
     sink.send([envelope(j) for j in ("ok", "flaky", "down", "bad")])
-    assert results == [
-        ("ok", True, "", 1),
-        ("flaky", True, "", 2),
-        ("down", False, f"HTTP 503 from {target.url}/jobs", 3),
-        ("bad", False, f"HTTP 400 from {target.url}/jobs", 1),  # a 4xx is not retried
+    [answers] = batches  # one batch of results for the recorder
+    assert [
+        (a.envelope["cronbridge"]["job"], a.ok, a.error, a.tries, a.output) for a in answers
+    ] == [
+        ("ok", True, "", 1, '{"job":"ok"}'),  # the answer's body is the job's return value
+        ("flaky", True, "", 2, '{"job":"flaky"}'),
+        ("down", False, f"HTTP 503 from {target.url}/jobs", 3, None),
+        ("bad", False, f"HTTP 400 from {target.url}/jobs", 1, None),  # a 4xx is not retried
     ]
 
 
@@ -125,7 +132,7 @@ def test_http_unreachable_is_a_failed_result_not_a_crash() -> None:
     results: list[tuple[bool, str]] = []
     sink = HttpSink(
         "http://127.0.0.1:9/jobs",
-        lambda env, ok, error, tries: results.append((ok, error)),
+        lambda answers: results.extend((a.ok, a.error) for a in answers),
         max_attempts=2,
         timeout=2,
         backoff=NO_WAIT,

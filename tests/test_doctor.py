@@ -89,12 +89,48 @@ def deployment(aws: None) -> Deployment:
         Handler="handler.handler",
         Code={"ZipFile": archive.getvalue()},
     )["FunctionArn"]
+    arns["cronbridge-sweeper"] = lam.create_function(
+        FunctionName="cronbridge-sweeper",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": SETTINGS.to_env()},
+    )["FunctionArn"]
+    lam.update_function_configuration(FunctionName="cronbridge-recorder", Timeout=60)
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="cronbridge-results-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue = sqs.create_queue(
+        QueueName="cronbridge-results",
+        Attributes={
+            "VisibilityTimeout": "360",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    lam.create_event_source_mapping(
+        EventSourceArn=queue_arn,
+        FunctionName="cronbridge-recorder",
+        BatchSize=1000,
+        MaximumBatchingWindowInSeconds=5,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    events = boto3.client("events")
+    events.put_rule(Name="cronbridge-sweep", ScheduleExpression="rate(1 minute)")
+    events.put_targets(
+        Rule="cronbridge-sweep", Targets=[{"Id": "sweeper", "Arn": arns["cronbridge-sweeper"]}]
+    )
     lam.put_function_event_invoke_config(
         FunctionName="worker",
         MaximumRetryAttempts=2,
         DestinationConfig={
-            "OnSuccess": {"Destination": arns["cronbridge-recorder"]},
-            "OnFailure": {"Destination": arns["cronbridge-recorder"]},
+            "OnSuccess": {"Destination": queue_arn},
+            "OnFailure": {"Destination": queue_arn},
         },
     )
     s3.put_bucket_notification_configuration(
@@ -115,6 +151,8 @@ def deployment(aws: None) -> Deployment:
         "cronbridge-dispatcher",
         "cronbridge-recorder",
         {"nightly": ("worker", 3)},
+        results_queue=queue,
+        sweeper_function="cronbridge-sweeper",
     )
 
 
@@ -140,8 +178,12 @@ def test_a_right_deployment_passes_every_check(deployment: Deployment) -> None:
         "publisher function",
         "dispatcher function",
         "recorder function",
+        "sweeper function",
+        "results queue",
         "worker worker (group nightly)",
+        "sweeper schedule",
         "ledger table",
+        "runs of an older ledger layout",
     ]
 
 
@@ -200,6 +242,25 @@ def test_a_right_deployment_passes_every_check(deployment: Deployment) -> None:
             "wrong or missing CRONBRIDGE_STATE_BUCKET",
         ),
         (
+            lambda: boto3.client("events").disable_rule(Name="cronbridge-sweep"),
+            "sweeper schedule",
+            "no enabled schedule invokes cronbridge-sweeper",
+        ),
+        (
+            lambda: boto3.client("dynamodb").put_item(
+                TableName=SETTINGS.ledger_table,
+                Item={  # a run item as the layout before result chunks wrote it
+                    "pk": {"S": "run#nightly.20261101T030000Z"},
+                    "sk": {"S": "run"},
+                    "grp": {"S": "nightly"},
+                    "opened_key": {"S": "2026-11-01T03:00:00.000Z#nightly.20261101T030000Z"},
+                    "state": {"S": "running"},
+                },
+            ),
+            "runs of an older ledger layout",
+            "1 run(s) opened before this version still say running",
+        ),
+        (
             lambda: boto3.client("dynamodb").update_time_to_live(
                 TableName=SETTINGS.ledger_table,
                 TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires_at"},
@@ -249,15 +310,37 @@ def test_a_worker_whose_results_would_be_lost_is_named(deployment: Deployment) -
     recorder = lam.get_function(FunctionName="cronbridge-recorder")["Configuration"]["FunctionArn"]
     lam.delete_function_event_invoke_config(FunctionName="worker")
     assert "no async invoke configuration" in problems(run(deployment))[WORKER]
-    lam.put_function_event_invoke_config(
+    lam.put_function_event_invoke_config(  # the layout before the results queue
         FunctionName="worker",
         MaximumRetryAttempts=2,
-        DestinationConfig={"OnSuccess": {"Destination": recorder}},
+        DestinationConfig={
+            "OnSuccess": {"Destination": recorder},
+            "OnFailure": {"Destination": recorder},
+        },
     )
     found = problems(run(deployment))
-    assert found == {WORKER: "OnFailure does not go to the recorder: those results are lost"}
+    assert found == {
+        WORKER: "OnSuccess and OnFailure does not go to the results queue: "
+        "those results wait for the run's deadline"
+    }
 
 
 def test_retries_must_match_the_groups_max_attempts(deployment: Deployment) -> None:
     found = problems(run(deployment, workers={"nightly": ("worker", 1)}))
     assert found == {WORKER: "Lambda retries 2 time(s), but the group wants 1 attempt(s)"}
+
+
+def test_the_results_queue_needs_a_mapping_that_reports_item_failures(
+    deployment: Deployment,
+) -> None:
+    lam = boto3.client("lambda")
+    [mapping] = lam.list_event_source_mappings(FunctionName="cronbridge-recorder")[
+        "EventSourceMappings"
+    ]
+    lam.update_event_source_mapping(UUID=mapping["UUID"], FunctionResponseTypes=[])
+    assert "does not report batch item failures" in problems(run(deployment))["results queue"]
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    assert "no event source mapping" in problems(run(deployment))["results queue"]
+    assert (
+        "names no results queue" in problems(run(deployment, results_queue=None))["results queue"]
+    )

@@ -7,19 +7,24 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+from botocore.exceptions import ClientError
 
+from bridge.aws.ledger import DynamoLedger
 from bridge.aws.runtime import AwsRuntime
 from bridge.domain.runs import RunState
+from bridge.exceptions import Unavailable
 from bridge.lambdas import dispatcher, recorder
+from bridge.usecases.jobs import job_results
 from publishers.lambdas import publisher
-from tests.aws_world import load_event, make_account, put_trigger, register
+from tests.aws_world import SETTINGS, load_event, make_account, put_trigger, register
 from tests.conftest import FakeClock
-from tests.fakes import RecordingInvoker
+from tests.fakes import RecordingInvoker, sqs_event
 
 
 @pytest.fixture
@@ -145,21 +150,77 @@ def test_the_recorder_counts_documented_records_once(account: AwsRuntime) -> Non
     record = load_event("destination-success.json")
     failure = load_event("destination-failure.json")
     handle = recorder.make_handler(lambda: account)
-    assert handle(record, None) == {"counted": True}
-    assert handle(copy.deepcopy(record), None) == {"counted": False}
-    assert handle(failure, None) == {"counted": True}
-    assert handle({"requestContext": {}}, None) == {"counted": False}
+    batch = sqs_event([record, copy.deepcopy(record), failure, {"requestContext": {}}])
+    assert handle(batch, None) == {"batchItemFailures": []}  # the bad one is only rejected
+    assert handle(sqs_event([record]), None) == {"batchItemFailures": []}
+    assert handle(record, None) == {"batchItemFailures": []}  # straight from a destination
     run = account.ledger.get_run("nightly.20261122T030000Z")
-    assert run is not None and (run.succeeded, run.failed) == (1, 1)
-    [failed] = account.ledger.job_results(run.run_id, "failed", 10)
-    assert (failed.ref.job_id, failed.tries, failed.error) == (
+    # While a run goes, counters may run ahead (the record arrived again in other batches);
+    # what is stored resolves to one result per job.
+    assert run is not None and (run.succeeded, run.failed) == (3, 1)
+    stored = job_results(account.ledger, run.run_id)
+    assert [(r.ref.job_id, r.status.value) for r in stored] == [
+        ("job-42", "succeeded"),
+        ("job-43", "failed"),
+    ]
+    [failed] = job_results(account.ledger, run.run_id, "failed")
+    assert (failed.ref.job_id, failed.tries, failed.error.split("\n")[0]) == (
         "job-43",
         3,
         "RuntimeError: upstream returned 503",
     )
 
 
-HANDLERS = ["bridge.lambdas.dispatcher", "bridge.lambdas.recorder", "publishers.lambdas.publisher"]
+class ThrottledFor:
+    """A DynamoDB client that refuses every batch write touching one run."""
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self._client = client
+        self._run = run_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_write_item(self, **kwargs: Any) -> Any:
+        if self._run in json.dumps(kwargs):
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "BatchWriteItem",
+            )
+        return self._client.batch_write_item(**kwargs)
+
+
+def test_a_run_that_cannot_be_stored_sends_back_only_its_own_records(
+    account: AwsRuntime,
+) -> None:
+    put_trigger(account, "triggers/nightly", b'{"scheduled_time": "2026-11-22T03:00:00Z"}')
+    dispatch(account, load_event("s3-put-2.1.json"))
+    other = account.ledger.get_run("nightly.20261122T030000Z")
+    assert other is not None  # a second run of the group, beside the first
+    account.ledger.open_run(
+        replace(other, run_id="nightly.20261122T040000Z"), previous=other.run_id, cancel=None
+    )
+    first = load_event("destination-success.json")
+    second = copy.deepcopy(first)
+    second["requestPayload"]["cronbridge"]["run"] = "nightly.20261122T040000Z"
+    account.ledger = DynamoLedger(
+        ThrottledFor(account.dynamodb, "nightly.20261122T040000Z"), SETTINGS.ledger_table
+    )
+    batch = sqs_event([first, second])
+    answer = recorder.make_handler(lambda: account)(batch, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    run = account.ledger.get_run("nightly.20261122T030000Z")
+    assert run is not None and run.succeeded == 1
+    with pytest.raises(Unavailable):  # a lone record that fails fails its invocation
+        recorder.make_handler(lambda: account)(second, None)
+
+
+HANDLERS = [
+    "bridge.lambdas.dispatcher",
+    "bridge.lambdas.recorder",
+    "bridge.lambdas.sweeper",
+    "publishers.lambdas.publisher",
+]
 
 
 def test_handlers_import_with_only_the_standard_library_and_boto3(tmp_path: Path) -> None:

@@ -3,28 +3,36 @@ for the ports that start work, so every step can be driven and inspected."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bridge.domain.chunks import make_chunks
 from bridge.domain.controls import Controls, Overlap
+from bridge.domain.deadlines import Timing
 from bridge.domain.plan import PublisherUnit
-from bridge.domain.results import destination_record
+from bridge.domain.results import destination_record, parse_destination_record
 from bridge.domain.runs import RunState
 from bridge.domain.triggers import TriggerEvent
 from bridge.exceptions import GroupNotFound, InvalidTrigger
 from bridge.local.home import Home
 from bridge.local.ledger import SqliteLedger
 from bridge.local.registry import FileRegistry
+from bridge.usecases.control import ResumeOutcome, resume_run
 from bridge.usecases.dispatch import handle_trigger
-from bridge.usecases.record import record_destination
-from bridge.usecases.redrive import redrive_run
+from bridge.usecases.record import BatchOutcome, record_destination_batch
+from bridge.usecases.redrive import RedriveOutcome, redrive_run
 from bridge.usecases.register import ListSource, register_group
-from bridge.usecases.resume import resume_runs
+from bridge.usecases.resume import ResumedRun, resume_runs
+from bridge.usecases.sweep import SweepAction, sweep_runs
 from publishers.publish import UnitOutcome, run_publisher_unit
 from tests.conftest import FakeClock, numbered_jobs, write_jobs
-from tests.fakes import RecordingInvoker, RecordingSink
+from tests.fakes import RecordingInvoker, RecordingSink, sqs_event
+
+#: a short event age, so deadlines come within a test's fake hour
+TIMING = Timing(event_age=600, recording_delay=60, retry_waits=(1, 2))
 
 
 class World:
@@ -69,6 +77,45 @@ class World:
             ledger=self.ledger,
             publishers=self.invoker,
             clock=self.clock,
+            timing=TIMING,
+        )
+
+    def redrive(self, run_id: str) -> RedriveOutcome:
+        return redrive_run(
+            run_id,
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self.invoker,
+            clock=self.clock,
+            timing=TIMING,
+        )
+
+    def resume_all(self) -> list[ResumedRun]:
+        return resume_runs(
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self.invoker,
+            clock=self.clock,
+            timing=TIMING,
+        )
+
+    def resume(self, run_id: str) -> ResumeOutcome:
+        return resume_run(
+            run_id,
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self.invoker,
+            clock=self.clock,
+            timing=TIMING,
+        )
+
+    def sweep(self) -> list[SweepAction]:
+        return sweep_runs(
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self.invoker,
+            clock=self.clock,
+            timing=TIMING,
         )
 
     def publish(
@@ -93,20 +140,27 @@ class World:
                 ran += 1
         return ran
 
-    def finish_jobs(self, fail: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-        for envelope in self.sink.envelopes:
-            job = envelope["cronbridge"]["job"]
-            record = destination_record(
+    def finish_jobs(
+        self,
+        fail: set[str] = frozenset(),  # type: ignore[assignment]
+        drop: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> BatchOutcome:
+        """Every dispatched job's destination record, but those in `drop`, in one batch."""
+        records = [
+            destination_record(
                 envelope,
-                succeeded=job not in fail,
+                succeeded=envelope["cronbridge"]["job"] not in fail,
                 tries=1,
-                response=None,
+                response={"n": envelope["payload"]["n"]},
                 function_arn="arn",
                 request_id="r",
                 timestamp=self.clock.now(),
             )
-            record_destination(record, ledger=self.ledger)
+            for envelope in self.sink.envelopes
+            if envelope["cronbridge"]["job"] not in drop
+        ]
         self.sink.envelopes.clear()
+        return record_destination_batch(sqs_event(records), ledger=self.ledger)
 
 
 @pytest.fixture
@@ -216,7 +270,7 @@ def test_overlap_replace_cancels_the_old_run_and_its_publishers_stop(world: Worl
     assert second.decision == "opened" and second.cancelled == first.run_id
     for unit in old_units:
         outcome = world.publish(unit)
-        assert outcome.reason == "run was cancelled"
+        assert outcome.reason == "run is cancelled"
     assert world.sink.envelopes == []
     world.drain_publishers()
     assert {e["cronbridge"]["run"] for e in world.sink.envelopes} == {second.run_id}
@@ -263,7 +317,7 @@ def test_pacing_spreads_the_rate_over_the_run_leaves(world: World) -> None:
     # Each of the 2 leaves takes half the rate: 10 a second, 0.1 s apart.
     assert len(world.clock.sleeps) == 2000
     assert sorted(set(round(s, 6) for s in world.clock.sleeps)) == [0.0, 0.1]
-    assert world.sink.calls == 2000  # paced jobs go out one at a time
+    assert world.sink.calls == 200  # a second's worth at a time: 10 jobs a batch
 
 
 def test_redrive_sends_only_the_failed_jobs_again(world: World) -> None:
@@ -273,9 +327,7 @@ def test_redrive_sends_only_the_failed_jobs_again(world: World) -> None:
     world.finish_jobs(fail={"a-3", "b-7"})
     run = world.ledger.get_run(outcome.run_id)
     assert run is not None and run.state is RunState.FAILED
-    redrive = redrive_run(
-        outcome.run_id, registry=world.registry, ledger=world.ledger, publishers=world.invoker
-    )
+    redrive = world.redrive(outcome.run_id)
     assert (redrive.jobs, redrive.publishers) == (2, 2)
     world.drain_publishers()
     assert sorted(world.sink.job_ids()) == ["a-3", "b-7"]
@@ -292,12 +344,8 @@ def test_a_redrive_whose_invoke_failed_is_resumed_by_asking_again(world: World) 
     world.finish_jobs(fail={"a-1"})
     world.invoker.fail_next = 1
     with pytest.raises(ConnectionError):
-        redrive_run(
-            outcome.run_id, registry=world.registry, ledger=world.ledger, publishers=world.invoker
-        )
-    again = redrive_run(
-        outcome.run_id, registry=world.registry, ledger=world.ledger, publishers=world.invoker
-    )
+        world.redrive(outcome.run_id)
+    again = world.redrive(outcome.run_id)
     assert again.jobs == 1
     world.drain_publishers()
     assert world.sink.job_ids() == ["a-1"]
@@ -338,7 +386,7 @@ def test_resume_resends_exactly_the_jobs_without_a_result(world: World) -> None:
     run = world.ledger.get_run(outcome.run_id)
     assert run is not None and (run.succeeded, run.dispatched) == (600, 1000)
 
-    resumed = resume_runs(registry=world.registry, ledger=world.ledger, publishers=world.invoker)
+    resumed = world.resume_all()
     assert [(r.run_id, r.how) for r in resumed] == [(outcome.run_id, "resent")]
     world.drain_publishers()
     resent = world.sink.job_ids()
@@ -351,7 +399,7 @@ def test_resume_resends_exactly_the_jobs_without_a_result(world: World) -> None:
         2500,
         2500,
     )
-    assert resume_runs(registry=world.registry, ledger=world.ledger, publishers=world.invoker) == []
+    assert world.resume_all() == []
 
 
 def test_resume_launches_a_run_whose_publishers_never_started(world: World) -> None:
@@ -359,7 +407,7 @@ def test_resume_launches_a_run_whose_publishers_never_started(world: World) -> N
     world.invoker.fail_next = 1
     with pytest.raises(ConnectionError):
         world.trigger(world.event(SLOT))
-    resumed = resume_runs(registry=world.registry, ledger=world.ledger, publishers=world.invoker)
+    resumed = world.resume_all()
     assert [r.how for r in resumed] == ["launched"]
     world.drain_publishers()
     assert sorted(world.sink.job_ids()) == ["a-0", "a-1", "a-2"]
@@ -372,10 +420,181 @@ def test_resume_finishes_an_interrupted_redrive(world: World) -> None:
     world.finish_jobs(fail={"a-2"})
     world.invoker.fail_next = 1
     with pytest.raises(ConnectionError):
-        redrive_run(
-            outcome.run_id, registry=world.registry, ledger=world.ledger, publishers=world.invoker
-        )
-    resumed = resume_runs(registry=world.registry, ledger=world.ledger, publishers=world.invoker)
-    assert [r.how for r in resumed] == ["redriven"]
+        world.redrive(outcome.run_id)
+    resumed = world.resume_all()
+    assert [r.how for r in resumed] == ["launched"]
     world.drain_publishers()
     assert world.sink.job_ids() == ["a-2"]
+
+
+class CancellingSink(RecordingSink):
+    """A sink during whose `at`-th send the run is cancelled (by hand, elsewhere)."""
+
+    def __init__(self, world: World, run_id: str, at: int) -> None:
+        super().__init__()
+        self._cancel = lambda: world.ledger.cancel_run(run_id, "by hand", world.clock.now())
+        self._at = at
+
+    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+        super().send(envelopes)
+        if self.calls == self._at:
+            self._cancel()
+
+
+@pytest.mark.parametrize(("controls", "batch"), [(Controls(), 100), (Controls(max_rate=20), 20)])
+def test_a_cancelled_run_gets_no_job_dispatched_after_the_batch_in_flight(
+    world: World, controls: Controls, batch: int
+) -> None:
+    world.register({"a": 1000}, controls)
+    outcome = world.trigger(world.event(SLOT))
+    world.sink = CancellingSink(world, outcome.run_id, at=3)
+    [leaf] = world.invoker.take()
+    result = world.publish(leaf)
+    assert (result.action, result.reason) == ("stopped", "run is cancelled")
+    assert len(world.sink.envelopes) == 3 * batch, "the third batch was in flight, no more"
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and run.state is RunState.CANCELLED and run.dispatched == 0
+
+
+def test_an_overdue_run_resends_its_missing_jobs_then_records_them_lost(world: World) -> None:
+    world.register({"a": 1500}, Controls(overlap=Overlap.SKIP))
+    outcome = world.trigger(world.event(SLOT))
+    world.drain_publishers()
+    lost_records = {"a-7", "a-1200", "a-1499"}
+    world.finish_jobs(drop=lost_records)  # Lambda could not deliver three records
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and run.deadline is not None and run.state is RunState.RUNNING
+    assert world.sweep() == [], "nothing is overdue before the deadline"
+
+    world.clock.current = run.deadline
+    assert world.sweep() == [SweepAction(outcome.run_id, "resent", 3)]
+    world.drain_publishers()
+    assert sorted(world.sink.job_ids()) == sorted(lost_records), "sent once more, only those"
+    world.finish_jobs(drop={"a-1200"})  # two arrive this time
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and run.state is RunState.RUNNING and run.resent == 1
+
+    assert run.deadline is not None
+    world.clock.current = run.deadline
+    assert world.sweep() == [SweepAction(outcome.run_id, "lost", 1)]
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and (run.state, run.succeeded, run.failed, run.lost) == (
+        RunState.FAILED,
+        1499,
+        0,
+        1,
+    )
+    assert world.sweep() == []
+    # The group is not silenced: the next trigger opens.
+    assert world.trigger(world.event()).decision == "opened"
+    # And a lost job is redriven like a failed one.
+    world.drain_publishers()
+    world.sink.envelopes.clear()
+    redrive = world.redrive(outcome.run_id)
+    assert redrive.jobs == 1
+    world.drain_publishers()
+    assert world.sink.job_ids() == ["a-1200"]
+    world.finish_jobs()
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and (run.state, run.succeeded, run.lost) == (RunState.SUCCEEDED, 1500, 0)
+
+
+def test_a_stuck_run_stops_blocking_its_group_at_its_deadline(world: World) -> None:
+    world.register({"a": 2}, Controls(overlap=Overlap.SKIP))
+    first = world.trigger(world.event())
+    world.drain_publishers()
+    world.finish_jobs(drop={"a-1"})
+    assert world.trigger(world.event()).decision == "skipped"
+    run = world.ledger.get_run(first.run_id)
+    assert run is not None and run.deadline is not None
+    world.clock.current = run.deadline
+    assert world.trigger(world.event()).decision == "opened"
+
+
+def test_the_sweep_launches_a_run_whose_dispatcher_died(world: World) -> None:
+    world.register({"a": 3})
+    world.invoker.fail_next = 1
+    with pytest.raises(ConnectionError):
+        world.trigger(world.event(SLOT))
+    run = world.ledger.get_run("g.20261122T030000Z")
+    assert run is not None and run.deadline is not None
+    world.clock.current = run.deadline
+    assert [a.action for a in world.sweep()] == ["launched"]
+    world.drain_publishers()
+    world.finish_jobs()
+    run = world.ledger.get_run("g.20261122T030000Z")
+    assert run is not None and run.state is RunState.SUCCEEDED
+
+
+def test_the_sweep_ends_a_run_whose_results_are_all_in(world: World) -> None:
+    world.register({"a": 3})
+    outcome = world.trigger(world.event(SLOT))
+    world.drain_publishers()
+    # A recorder that stored every result, then stopped before its recount:
+    results = [
+        parse_destination_record(
+            destination_record(
+                e,
+                succeeded=True,
+                tries=1,
+                response=None,
+                function_arn="arn",
+                request_id="r",
+                timestamp=world.clock.now(),
+            )
+        )
+        for e in world.sink.envelopes
+    ]
+    world.ledger.append_results(outcome.run_id, make_chunks(results))
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and run.state is RunState.RUNNING and run.deadline is not None
+    world.clock.current = run.deadline
+    assert [a.action for a in world.sweep()] == ["finished"]
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and (run.state, run.succeeded) == (RunState.SUCCEEDED, 3)
+
+
+def test_resume_sends_a_cancelled_runs_missing_jobs_and_it_ends(world: World) -> None:
+    world.register({"a": 300})
+    outcome = world.trigger(world.event(SLOT))
+    world.sink = CancellingSink(world, outcome.run_id, at=1)
+    world.drain_publishers()
+    assert len(world.sink.envelopes) == 100
+    world.finish_jobs()
+    resumed = world.resume(outcome.run_id)
+    assert (resumed.how, resumed.jobs, resumed.run.state) == ("resent", 200, RunState.RUNNING)
+    world.drain_publishers()
+    assert len(world.sink.envelopes) == 200
+    world.finish_jobs()
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and (run.state, run.succeeded) == (RunState.SUCCEEDED, 300)
+
+
+def test_bad_records_in_a_batch_are_rejected_and_never_fail_their_neighbours(
+    world: World,
+) -> None:
+    world.register({"a": 2})
+    world.trigger(world.event(SLOT))
+    world.drain_publishers()
+    good = [
+        destination_record(
+            e,
+            succeeded=True,
+            tries=1,
+            response=None,
+            function_arn="arn",
+            request_id="r",
+            timestamp=world.clock.now(),
+        )
+        for e in world.sink.envelopes
+    ]
+    stray = dict(
+        good[0],
+        requestPayload={"cronbridge": {**good[0]["requestPayload"]["cronbridge"], "run": "g.nope"}},
+    )
+    event = sqs_event([good[0], {"not": "a record"}, stray, good[1]])
+    event["Records"].insert(1, {"messageId": "m-bad", "body": "{not json"})
+    outcome = record_destination_batch(event, ledger=world.ledger)
+    assert outcome.response() == {"batchItemFailures": []}
+    assert len(outcome.rejected) == 2 and outcome.report.unknown == 1
+    assert outcome.report.finished == ["g.20261122T030000Z"]

@@ -201,13 +201,17 @@ def test_an_sqs_consumer_records_its_results_so_the_run_ends(aws: None, tmp_path
 
     from bridge.aws.ledger import DynamoLedger
     from bridge.domain.runs import Run, RunState
+    from bridge.usecases.jobs import job_results
     from publishers.delivery import PayloadStore, SqsSink
+    from publishers.worker import ledger_recorder
 
     db = boto3.client("dynamodb")
     db.create_table(**table_definition("ledger"))
     ledger = DynamoLedger(db, "ledger")
     t0 = datetime(2026, 11, 22, 3, tzinfo=UTC)
-    ledger.open_run(Run("g.r", "g", 1, RunState.RUNNING, 3, t0, t0), previous=None, cancel=None)
+    ledger.open_run(
+        Run("g.r", "g", 1, RunState.RUNNING, 3, t0, t0, deadline=t0), previous=None, cancel=None
+    )
     sqs = boto3.client("sqs")
     url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
     SqsSink(sqs, url, PayloadStore(None, "unused")).send(
@@ -218,7 +222,7 @@ def test_an_sqs_consumer_records_its_results_so_the_run_ends(aws: None, tmp_path
 
     @cronbridge_worker(
         claims=lambda: SqliteClaims(tmp_path / "claims.sqlite3"),
-        results=lambda: ledger.record_result,
+        results=lambda: ledger_recorder(ledger),
         max_attempts=3,
     )
     def consume(payload: Any, job: JobRef) -> str:
@@ -238,15 +242,18 @@ def test_an_sqs_consumer_records_its_results_so_the_run_ends(aws: None, tmp_path
     assert sorted(effects) == ["bad", "bad", "ok-1", "ok-2"]  # no second effect for the done jobs
     run = ledger.get_run("g.r")
     assert run is not None and (run.succeeded, run.failed, run.state) == (2, 1, RunState.FAILED)
-    [failed] = ledger.job_results("g.r", "failed", 10)
+    [failed] = job_results(ledger, "g.r", "failed")
     assert (failed.ref.job_id, failed.tries, failed.error) == ("bad", 3, "RuntimeError: cannot")
+    done = job_results(ledger, "g.r", "succeeded")
+    assert [(r.ref.job_id, r.output) for r in done] == [("ok-1", '"done"'), ("ok-2", '"done"')]
 
 
 def test_a_message_that_is_not_an_envelope_stays_in_the_queue(tmp_path: Path) -> None:
     recorded: list[Any] = []
 
     @cronbridge_worker(
-        claims=lambda: SqliteClaims(tmp_path / "c.sqlite3"), results=lambda: recorded.append
+        claims=lambda: SqliteClaims(tmp_path / "c.sqlite3"),
+        results=lambda: lambda results: recorded.extend(results) or set(),
     )
     def consume(payload: Any, job: JobRef) -> None:
         raise AssertionError("never called")

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bridge.aws.ledger.table import GROUP_INDEX, LAYOUT
 from bridge.aws.runtime import ENVIRONMENT, AwsSettings
 
 __all__ = ["AUTH_MODES", "Finding", "diagnose"]
@@ -37,6 +38,8 @@ class Deployment:
     recorder_function: str | None
     #: group -> its worker function and max_attempts, for groups with lambda: targets
     workers: dict[str, tuple[str, int]] = field(default_factory=dict)
+    results_queue: str | None = None  # its URL
+    sweeper_function: str | None = None
 
 
 def diagnose(clients: Callable[[str], Any], deployment: Deployment) -> list[Finding]:
@@ -47,8 +50,11 @@ def diagnose(clients: Callable[[str], Any], deployment: Deployment) -> list[Find
         _public_access,
         _notification,
         _functions,
+        _results_queue,
         _workers,
+        _sweeper_schedule,
         _table,
+        _old_runs,
     ]
     findings: list[Finding] = []
     for check in checks:
@@ -257,6 +263,7 @@ def _functions(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding
         ("publisher", d.settings.publisher_function),
         ("dispatcher", d.dispatcher_function),
         ("recorder", d.recorder_function),
+        ("sweeper", d.sweeper_function),
     ]
     for role, name in names:
         if not name:
@@ -282,9 +289,108 @@ def _functions(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding
             yield Finding(subject, True, f"{name} exists with the deployment's environment")
 
 
+def _queue_arn(clients: Callable[[str], Any], url: str) -> str:
+    attributes = clients("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def _results_queue(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    """The workers' destinations go to this queue; the recorder must drain it in batches."""
+    subject = "results queue"
+    if not d.results_queue:
+        yield Finding(
+            subject,
+            False,
+            "the deployment names no results queue (a module from before results batching?)",
+            "apply this version's module, then `cronbridge config from-terraform DIR` again",
+        )
+        return
+    sqs = clients("sqs")
+    try:
+        attributes = sqs.get_queue_attributes(QueueUrl=d.results_queue, AttributeNames=["All"])[
+            "Attributes"
+        ]
+    except ClientError as exc:
+        yield Finding(
+            subject, False, f"{d.results_queue} is missing ({_code(exc)})", "run terraform apply"
+        )
+        return
+    arn = attributes["QueueArn"]
+    if "RedrivePolicy" not in attributes:
+        yield Finding(
+            subject,
+            False,
+            "it has no dead-letter queue: a record that fails every time is retried until it expires",
+            "set a redrive policy (the module does)",
+        )
+        return
+    mappings = (
+        clients("lambda")
+        .list_event_source_mappings(EventSourceArn=arn)
+        .get("EventSourceMappings", [])
+    )
+    recorder = [
+        m
+        for m in mappings
+        if d.recorder_function is None
+        or str(m.get("FunctionArn", "")).endswith(f":function:{d.recorder_function}")
+    ]
+    if not recorder:
+        yield Finding(
+            subject,
+            False,
+            "no event source mapping hands its records to the recorder: no result is recorded",
+            "create the mapping (the module does) or apply the module again",
+        )
+        return
+    mapping = recorder[0]
+    if mapping.get("State") not in ("Enabled", "Enabling", "Creating", "Updating"):
+        yield Finding(
+            subject, False, f"the recorder's mapping is {mapping.get('State')}", "enable it"
+        )
+        return
+    if "ReportBatchItemFailures" not in mapping.get("FunctionResponseTypes", []):
+        yield Finding(
+            subject,
+            False,
+            "the recorder's mapping does not report batch item failures: "
+            "one failed run sends a whole batch back",
+            'set function_response_types = ["ReportBatchItemFailures"]',
+        )
+        return
+    timeout = int(attributes.get("VisibilityTimeout", 30))
+    recorder_timeout = _function_timeout(clients, d.recorder_function)
+    if recorder_timeout and timeout < 6 * recorder_timeout:
+        yield Finding(
+            subject,
+            False,
+            f"visibility timeout {timeout}s is under six times the recorder's {recorder_timeout}s:"
+            " a batch still being recorded is delivered again",
+            f"set it to at least {6 * recorder_timeout}s",
+        )
+        return
+    yield Finding(
+        subject,
+        True,
+        f"drained by the recorder in batches of up to {mapping.get('BatchSize')} over "
+        f"{mapping.get('MaximumBatchingWindowInSeconds', 0)}s, with a dead-letter queue",
+    )
+
+
+def _function_timeout(clients: Callable[[str], Any], name: str | None) -> int | None:
+    if not name:
+        return None
+    try:
+        config = clients("lambda").get_function_configuration(FunctionName=name)
+    except ClientError:
+        return None
+    return int(config.get("Timeout", 3))
+
+
 def _workers(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
-    """Each worker function must send its results, success and failure, to the recorder."""
+    """Each worker function must send its results, success and failure, to the results queue."""
     lam = clients("lambda")
+    queue_arn = _queue_arn(clients, d.results_queue) if d.results_queue else None
     for group, (function, max_attempts) in sorted(d.workers.items()):
         subject = f"worker {function} (group {group})"
         try:
@@ -294,7 +400,7 @@ def _workers(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
                 subject,
                 False,
                 f"no async invoke configuration ({_code(exc)}): results never reach the ledger",
-                "set its destinations on success and on failure to the recorder function",
+                "set its destinations on success and on failure to the results queue",
             )
             continue
         destinations = config.get("DestinationConfig", {})
@@ -302,21 +408,18 @@ def _workers(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
             when: destinations.get(when, {}).get("Destination", "")
             for when in ("OnSuccess", "OnFailure")
         }
-        if d.recorder_function:
-            wrong = [
-                w
-                for w, arn in targets.items()
-                if not arn.endswith(f":function:{d.recorder_function}")
-            ]
-        else:  # the recorder's name is unknown: at least each result must go somewhere
-            wrong = [w for w, arn in targets.items() if not arn]
+        if queue_arn:
+            wrong = [w for w, arn in targets.items() if arn != queue_arn]
+        else:  # the queue is unknown: at least each result must go to some queue
+            wrong = [w for w, arn in targets.items() if ":sqs:" not in arn]
         retries = config.get("MaximumRetryAttempts", 2)
         if wrong:
             yield Finding(
                 subject,
                 False,
-                f"{' and '.join(wrong)} does not go to the recorder: those results are lost",
-                "set the destination to the recorder function",
+                f"{' and '.join(wrong)} does not go to the results queue: "
+                "those results wait for the run's deadline",
+                "set the destination to the results queue (the module's results_queue_arn)",
             )
         elif retries != max_attempts - 1:
             yield Finding(
@@ -326,7 +429,65 @@ def _workers(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
                 f"set MaximumRetryAttempts to {max_attempts - 1}",
             )
         else:
-            yield Finding(subject, True, "results go to the recorder; retries match max_attempts")
+            yield Finding(
+                subject, True, "results go to the results queue; retries match max_attempts"
+            )
+
+
+def _sweeper_schedule(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    """Something must invoke the sweeper, or a run whose results were lost never ends."""
+    subject = "sweeper schedule"
+    if not d.sweeper_function:
+        yield Finding(
+            subject,
+            False,
+            "the deployment names no sweeper: runs past their deadline are never ended",
+            "apply this version's module, then `cronbridge config from-terraform DIR` again",
+        )
+        return
+    try:
+        config = clients("lambda").get_function_configuration(FunctionName=d.sweeper_function)
+    except ClientError:
+        return  # the function check already says it is missing
+    arn = config.get("FunctionArn", "")
+    events = clients("events")
+    names = events.list_rule_names_by_target(TargetArn=arn).get("RuleNames", [])
+    rules = [events.describe_rule(Name=name) for name in names]
+    live = [r for r in rules if r.get("State") == "ENABLED" and r.get("ScheduleExpression")]
+    if live:
+        yield Finding(subject, True, f"{d.sweeper_function} runs {live[0]['ScheduleExpression']}")
+    else:
+        yield Finding(
+            subject,
+            False,
+            f"no enabled schedule invokes {d.sweeper_function}: runs past their deadline never end",
+            "apply the module again (it schedules the sweeper every minute)",
+        )
+
+
+def _old_runs(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    """Runs of the ledger layout before result chunks cannot end by themselves."""
+    db = clients("dynamodb")
+    old: list[str] = []
+    for page in db.get_paginator("scan").paginate(
+        TableName=d.settings.ledger_table,
+        IndexName=GROUP_INDEX,
+        FilterExpression="#state = :running AND (attribute_not_exists(layout) OR layout < :layout)",
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues={":running": {"S": "running"}, ":layout": {"N": str(LAYOUT)}},
+        ProjectionExpression="pk",
+    ):
+        old += [item["pk"]["S"].removeprefix("run#") for item in page.get("Items", [])]
+    if old:
+        shown = ", ".join(sorted(old)[:5]) + (" ..." if len(old) > 5 else "")
+        yield Finding(
+            "runs of an older ledger layout",
+            False,
+            f"{len(old)} run(s) opened before this version still say running and cannot end: {shown}",
+            "end each with `cronbridge runs cancel RUN` (see the README, Upgrading)",
+        )
+    else:
+        yield Finding("runs of an older ledger layout", True, "none is running")
 
 
 def _table(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:

@@ -1,14 +1,17 @@
 """The AWS adapters wired from environment variables, once per Lambda container.
 
 Terraform sets `CRONBRIDGE_STATE_BUCKET`, `CRONBRIDGE_TRIGGER_BUCKET`,
-`CRONBRIDGE_LEDGER_TABLE` and `CRONBRIDGE_PUBLISHER_FUNCTION`; boto3 itself reads
-`AWS_REGION` and `AWS_ENDPOINT_URL` (and per-service `AWS_ENDPOINT_URL_<SERVICE>`).
+`CRONBRIDGE_LEDGER_TABLE` and `CRONBRIDGE_PUBLISHER_FUNCTION`, and may set
+`CRONBRIDGE_EVENT_AGE_SECONDS` (the workers' maximum event age, 6 hours by default) and
+`CRONBRIDGE_RECORDING_DELAY_SECONDS` (the results queue's batching window plus the
+recorder's timeout); boto3 itself reads `AWS_REGION` and `AWS_ENDPOINT_URL` (and
+per-service `AWS_ENDPOINT_URL_<SERVICE>`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,12 +20,15 @@ import boto3
 
 from bridge.aws.ledger import DynamoLedger
 from bridge.aws.registry import S3Registry
+from bridge.domain.deadlines import LAMBDA_EVENT_AGE, Timing
 from bridge.domain.groups import GroupManifest
 from bridge.domain.results import JobResult, JobStatus, parse_envelope
-from bridge.exceptions import InvalidInput, InvalidTarget
+from bridge.exceptions import InvalidInput, InvalidTarget, Unavailable
 from bridge.ports import Clock, JobSink, Ledger, PublisherInvoker, Registry, SystemClock
+from bridge.usecases.record import record_results
 from publishers.delivery import (
     AsyncInvoker,
+    HttpAnswer,
     HttpSink,
     LambdaPublisherInvoker,
     LambdaSink,
@@ -50,6 +56,8 @@ class AwsSettings:
     ledger_table: str
     publisher_function: str
     region: str | None = None
+    event_age: float = LAMBDA_EVENT_AGE
+    recording_delay: float = Timing.recording_delay
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AwsSettings:
@@ -61,7 +69,18 @@ class AwsSettings:
                 hint="run `cronbridge config from-terraform DIR`, or export them",
             )
         values = {name: env[var] for name, var in ENVIRONMENT.items()}
-        return cls(**values, region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
+        return cls(
+            **values,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            event_age=_seconds(env, "CRONBRIDGE_EVENT_AGE_SECONDS", LAMBDA_EVENT_AGE),
+            recording_delay=_seconds(
+                env, "CRONBRIDGE_RECORDING_DELAY_SECONDS", Timing.recording_delay
+            ),
+        )
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(event_age=self.event_age, recording_delay=self.recording_delay)
 
     def to_env(self) -> dict[str, str]:
         return {var: getattr(self, name) for name, var in ENVIRONMENT.items()}
@@ -108,22 +127,37 @@ class AwsRuntime:
         if spec.kind == "http":
             return HttpSink(
                 spec.address,
-                self._record_http_result,
+                self._record_http_results,
                 max_attempts=manifest.controls.max_attempts,
                 timeout=manifest.controls.timeout,
             )
         raise InvalidTarget(f"target {spec} runs only in the local runtime")
 
-    def _record_http_result(
-        self, envelope: dict[str, Any], ok: bool, error: str, tries: int
-    ) -> None:
-        ref, _ = parse_envelope(envelope)
-        self.ledger.record_result(
+    def _record_http_results(self, answers: Sequence[HttpAnswer]) -> None:
+        """An `http:` target's answers are its jobs' results: recorded as one batch."""
+        results = [
             JobResult(
-                ref=ref,
-                status=JobStatus.SUCCEEDED if ok else JobStatus.FAILED,
-                tries=tries,
+                ref=parse_envelope(answer.envelope)[0],
+                status=JobStatus.SUCCEEDED if answer.ok else JobStatus.FAILED,
+                tries=answer.tries,
                 finished_at=datetime.now(UTC),
-                error=error,
+                error=answer.error,
+                duration_ms=answer.duration_ms,
+                output=answer.output,
+                truncated=answer.truncated,
             )
-        )
+            for answer in answers
+        ]
+        report = record_results(results, ledger=self.ledger)
+        if report.failed_runs:
+            raise Unavailable(f"could not record the results of {len(results)} http job(s)")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number of seconds, not {value!r}") from None

@@ -40,6 +40,10 @@ TERRAFORM_OUTPUTS = {
     "auth_mode": "CRONBRIDGE_AUTH_MODE",
     "dispatcher_function": "CRONBRIDGE_DISPATCHER_FUNCTION",
     "recorder_function": "CRONBRIDGE_RECORDER_FUNCTION",
+    "sweeper_function": "CRONBRIDGE_SWEEPER_FUNCTION",
+    "results_queue_url": "CRONBRIDGE_RESULTS_QUEUE",
+    "event_age_seconds": "CRONBRIDGE_EVENT_AGE_SECONDS",
+    "recording_delay_seconds": "CRONBRIDGE_RECORDING_DELAY_SECONDS",
 }
 #: what a deployment must output; the rest is optional (iam mode has no secret)
 REQUIRED_OUTPUTS = (
@@ -190,6 +194,8 @@ def doctor(
                 dispatcher_function=config.get("CRONBRIDGE_DISPATCHER_FUNCTION"),
                 recorder_function=config.get("CRONBRIDGE_RECORDER_FUNCTION"),
                 workers=workers,
+                results_queue=config.get("CRONBRIDGE_RESULTS_QUEUE"),
+                sweeper_function=config.get("CRONBRIDGE_SWEEPER_FUNCTION"),
             ),
         )
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from bridge.domain.deadlines import Timing
 from bridge.domain.runs import RunState
 from bridge.domain.triggers import Trigger, TriggerBody, derive_run_id
 from bridge.exceptions import (
@@ -52,6 +53,7 @@ class Backend:
     publishers: Callable[[], PublisherInvoker]
     signed_put: Callable[[TriggerRequest], None] | None = None
     region: str = "us-east-1"
+    timing: Timing = field(default_factory=Timing)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -148,7 +150,7 @@ def _local_backend(home: Home) -> Backend:
     from bridge.local.invoke_client import LambdaApiInvoker
     from bridge.local.ledger import SqliteLedger
     from bridge.local.registry import FileRegistry
-    from bridge.local.runtime import PUBLISHER_FUNCTION
+    from bridge.local.runtime import PUBLISHER_FUNCTION, local_timing
     from bridge.local.targets import check_local_target
 
     endpoint = home.endpoint()
@@ -175,6 +177,7 @@ def _local_backend(home: Home) -> Backend:
         bucket_url=endpoint.bucket_url,
         user_agent=home.secret(),
         publishers=publishers,
+        timing=local_timing(),
         closers=[ledger.close, client.close],
     )
 
@@ -242,6 +245,7 @@ def _aws_backend(home: Home) -> Backend:
         publishers=lambda: runtime.publishers,
         signed_put=signed_put,
         region=region,
+        timing=settings.timing,
         closers=[runtime.invoker.close],
     )
 

@@ -57,6 +57,13 @@ def register(
         int, typer.Option(help="Tries per job, 1-3 (as Lambda's async retries).")
     ] = 3,
     timeout: Annotated[str, typer.Option(help="Time limit per job attempt (at most 15m).")] = "5m",
+    deadline: Annotated[
+        str | None,
+        typer.Option(
+            help="After this, jobs without a result are sent once more; after as long again,"
+            " recorded as lost (default: from timeout, attempts and Lambda's 6 h event age)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check every line of every list, then store the group as a new version."""
@@ -72,6 +79,7 @@ def register(
         else parse_duration(max_lateness, option="--max-lateness"),
         max_attempts=max_attempts,
         timeout=parse_duration(timeout, option="--timeout"),
+        deadline=None if deadline is None else parse_duration(deadline, option="--deadline"),
     )
     sources = [_list_source(spec) for spec in job_lists]
     where = backend()
@@ -160,6 +168,7 @@ def _print_manifest(m: GroupManifest) -> None:
         ("max_concurrency", c.max_concurrency),
         ("min_interval", None if c.min_interval is None else format_duration(c.min_interval)),
         ("max_lateness", None if c.max_lateness is None else format_duration(c.max_lateness)),
+        ("deadline", None if c.deadline is None else format_duration(c.deadline)),
     ):
         if value is not None:
             out.print(f"  {label:<13} {value}")

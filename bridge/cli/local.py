@@ -44,6 +44,9 @@ def serve(
     ] = DEFAULT_PORT,
     bucket: Annotated[str, typer.Option(help="Bucket name in the trigger path.")] = DEFAULT_BUCKET,
     workers: Annotated[int, typer.Option(help="Threads that run jobs.")] = 16,
+    sweep_every: Annotated[
+        float, typer.Option(help="Seconds between looks for runs past their deadline.")
+    ] = 5.0,
 ) -> None:
     """Run the whole pipeline on this machine until Ctrl-C."""
     the_home = home()
@@ -70,6 +73,7 @@ def serve(
     server.start()
     for resumed in runtime.resume():
         out.print(f"resuming run {resumed.run_id} ({resumed.how})", markup=False)
+    runtime.start_sweeper(sweep_every)
     out.print(f"Listening on {server.url}", markup=False)
     out.print(f"home      {the_home.root}", markup=False)
     out.print(f"secret    {the_home.secret()}  (the User-Agent a trigger must send)", markup=False)

@@ -45,16 +45,17 @@ def summary_line(run: Run) -> str:
         rate = f", {run.done / seconds:,.0f} jobs/s" if seconds > 0 else ""
         elapsed = f" in {seconds:.1f}s{rate}"
     tail = f" ({run.reason})" if run.reason else ""
+    lost = f", {run.lost:,} lost" if run.lost else ""
     return (
-        f"run {run.run_id} {run.state}: {run.succeeded:,} succeeded, {run.failed:,} failed "
-        f"of {run.total:,}{elapsed}{tail}"
+        f"run {run.run_id} {run.state}: {run.succeeded:,} succeeded, {run.failed:,} failed"
+        f"{lost} of {run.total:,}{elapsed}{tail}"
     )
 
 
 def _counts(run: Run) -> str:
     return (
         f"dispatched {run.dispatched:,}  [green]succeeded {run.succeeded:,}[/]  "
-        f"[red]failed {run.failed:,}[/]  of {run.total:,}"
+        f"[red]failed {run.failed:,}[/]  lost {run.lost:,}  of {run.total:,}"
     )
 
 

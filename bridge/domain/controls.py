@@ -34,6 +34,10 @@ class Controls:
     max_lateness: float | None = None  # seconds
     max_attempts: int = MAX_ATTEMPTS_LIMIT
     timeout: float = 300.0  # seconds per job attempt
+    #: seconds from a run's start until the jobs without a result are sent once more,
+    #: and as long again until those still without one are recorded as lost; None
+    #: derives it from the other controls (bridge.domain.deadlines)
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_rate is not None and not self.max_rate > 0:
@@ -50,6 +54,8 @@ class Controls:
                 f"timeout must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g} seconds"
                 f" (Lambda's limit), not {self.timeout:g}"
             )
+        if self.deadline is not None and not self.deadline > 0:
+            raise InvalidInput(f"deadline must be more than 0 seconds, not {self.deadline:g}")
         for name in ("min_interval", "max_lateness"):
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -26,6 +26,8 @@ PRICES: dict[str, float] = {
     # https://aws.amazon.com/s3/pricing/ (S3 Standard)
     "s3_put": 0.005 / 1_000,
     "s3_get": 0.0004 / 1_000,
+    # https://aws.amazon.com/sqs/pricing/ (standard queue; each 64 KB of a request is one)
+    "sqs_request": 0.40 / 1_000_000,
     # https://aws.amazon.com/dynamodb/pricing/on-demand/ (after the 2024-11 reduction)
     "dynamodb_write_unit": 0.625 / 1_000_000,
     "dynamodb_read_unit": 0.125 / 1_000_000,

@@ -13,9 +13,20 @@ from typing import Any
 
 from bridge.domain.groups import GroupManifest
 
-__all__ = ["DEFAULT_BRANCHING", "PublisherUnit", "root_units", "split_unit"]
+__all__ = [
+    "DEADLINE_RESEND",
+    "DEFAULT_BRANCHING",
+    "REDRIVE",
+    "PublisherUnit",
+    "root_units",
+    "split_unit",
+]
 
 DEFAULT_BRANCHING = 10
+#: the send set of a redrive: the failed and lost jobs of the attempt before
+REDRIVE = "redrive"
+#: the send set of the one resend a run's deadline makes per attempt
+DEADLINE_RESEND = "resend"
 
 
 @dataclass(frozen=True)
@@ -29,7 +40,9 @@ class PublisherUnit:
     scheduled_time: str
     attempt: int = 1  # 1 for the run's dispatch, n+1 for its n-th redrive
     offset: int = 0  # jobs of a leaf's part already handed over by an earlier invocation
-    resume: bool = False  # re-send the jobs that have no result yet, dispatched or not
+    #: "" sends the whole part; otherwise the name of the ledger's send set (a redrive's
+    #: failed jobs, a resend's jobs without a result) that says which of its jobs to send
+    only: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.first_part < self.end_part:
@@ -56,9 +69,14 @@ class PublisherUnit:
 
 
 def root_units(
-    run_id: str, manifest: GroupManifest, scheduled_time: str, attempt: int = 1
+    run_id: str,
+    manifest: GroupManifest,
+    scheduled_time: str,
+    attempt: int = 1,
+    only: str = "",
+    lists: frozenset[str] | None = None,
 ) -> tuple[PublisherUnit, ...]:
-    """One unit per job list: what the dispatcher launches."""
+    """One unit per job list (of `lists`, if given): what the dispatcher launches."""
     return tuple(
         PublisherUnit(
             run_id=run_id,
@@ -69,8 +87,10 @@ def root_units(
             end_part=len(job_list.parts),
             scheduled_time=scheduled_time,
             attempt=attempt,
+            only=only,
         )
         for job_list in manifest.lists
+        if lists is None or job_list.name in lists
     )
 
 

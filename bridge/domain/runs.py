@@ -13,6 +13,7 @@ from bridge.domain.triggers import Trigger, format_time
 
 __all__ = [
     "Decision",
+    "Progress",
     "Run",
     "RunState",
     "check_transition",
@@ -26,7 +27,7 @@ class RunState(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    CANCELLED = "cancelled"  # replaced by a newer run (overlap=replace)
+    CANCELLED = "cancelled"  # by hand, or replaced by a newer run (overlap=replace)
     SKIPPED = "skipped"  # a trigger the controls turned away; recorded, never ran
 
     @property
@@ -34,12 +35,13 @@ class RunState(enum.StrEnum):
         return self is not RunState.RUNNING
 
 
-# A failed run goes back to running when its failed jobs are redriven.
+# A failed run goes back to running when its failed jobs are redriven, a cancelled one
+# when it is resumed.
 _TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.RUNNING: frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED}),
     RunState.FAILED: frozenset({RunState.RUNNING}),
     RunState.SUCCEEDED: frozenset(),
-    RunState.CANCELLED: frozenset(),
+    RunState.CANCELLED: frozenset({RunState.RUNNING}),
     RunState.SKIPPED: frozenset(),
 }
 
@@ -63,15 +65,34 @@ class Run:
     scheduled: bool = False
     reason: str = ""  # why a run was skipped or cancelled
     dispatched: int = 0
-    succeeded: int = 0
+    succeeded: int = 0  # while running, counters may run ahead of the exact count
     failed: int = 0
+    lost: int = 0
     attempt: int = 1  # 1, then +1 per redrive
     launched: int = 0  # the last attempt whose publishers were started
+    deadline: datetime | None = None  # see bridge.domain.deadlines
+    resent: int = 0  # the last attempt whose jobs without a result were sent once more
     finished_at: datetime | None = None
 
     @property
     def done(self) -> int:
-        return self.succeeded + self.failed
+        return min(self.total, self.succeeded + self.failed + self.lost)
+
+    def with_progress(self, progress: Progress) -> Run:
+        """A run as shown: dispatched from its progress, and while it is not final,
+        its approximate counters too (a finished run keeps its exact counts)."""
+        if self.state not in (RunState.RUNNING, RunState.CANCELLED):
+            return replace(self, dispatched=progress.dispatched)
+        return replace(
+            self,
+            dispatched=progress.dispatched,
+            succeeded=progress.succeeded,
+            failed=progress.failed,
+            lost=progress.lost,
+        )
+
+    def overdue(self, now: datetime) -> bool:
+        return self.state is RunState.RUNNING and self.deadline is not None and now >= self.deadline
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,8 +105,10 @@ class Run:
             "dispatched": self.dispatched,
             "succeeded": self.succeeded,
             "failed": self.failed,
+            "lost": self.lost,
             "attempt": self.attempt,
             "launched": self.launched,
+            "deadline": format_time(self.deadline) if self.deadline else None,
             "source": self.source,
             "note": self.note,
             "scheduled_time": format_time(self.slot_time) if self.scheduled else None,
@@ -93,6 +116,30 @@ class Run:
             "opened_at": format_time(self.opened_at),
             "finished_at": format_time(self.finished_at) if self.finished_at else None,
         }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A running run's counters: they may run ahead of the exact count while it goes
+    (a result that arrived twice in different batches counts twice), never behind.
+    `checked` and `missing` are the last exact recount: the counters at its start and
+    how many jobs it found unsettled, so a recount is due again only once at least
+    `missing` more results have been counted."""
+
+    dispatched: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    lost: int = 0
+    checked: int = 0
+    missing: int = 0  # a run opens with missing = total: due when the counters reach it
+
+    @property
+    def counted(self) -> int:
+        return self.succeeded + self.failed + self.lost
+
+    @property
+    def recount_due(self) -> bool:
+        return self.counted - self.checked >= self.missing
 
 
 @dataclass(frozen=True)
@@ -128,6 +175,9 @@ def decide_trigger(
                 f"{previous.run_id}, min_interval is {format_duration(controls.min_interval)}",
             )
     if previous.state is RunState.RUNNING:
+        if previous.overdue(now) and controls.overlap is not Overlap.REPLACE:
+            # A run past its deadline never silences its group: its sweep ends it.
+            return Decision(open=True)
         if controls.overlap is Overlap.SKIP:
             return Decision(open=False, reason=f"overlap: run {previous.run_id} is still running")
         if controls.overlap is Overlap.REPLACE:
@@ -135,11 +185,11 @@ def decide_trigger(
     return Decision(open=True)
 
 
-def final_state(total: int, succeeded: int, failed: int) -> RunState | None:
+def final_state(total: int, succeeded: int, failed: int, lost: int = 0) -> RunState | None:
     """The state a running run ends in once every job has a result; None while some lack one."""
-    if succeeded + failed < total:
+    if succeeded + failed + lost < total:
         return None
-    return RunState.FAILED if failed else RunState.SUCCEEDED
+    return RunState.FAILED if failed or lost else RunState.SUCCEEDED
 
 
 def skipped_run(run: Run, reason: str) -> Run:

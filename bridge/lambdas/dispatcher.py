@@ -68,6 +68,7 @@ def _dispatch_record(runtime: AwsRuntime, record: Any) -> str:
             ledger=runtime.ledger,
             publishers=runtime.publishers,
             clock=runtime.clock,
+            timing=runtime.settings.timing,
         )
     except CronbridgeError as exc:
         log_decision("trigger rejected", code=exc.code, reason=exc.message)

@@ -1,7 +1,17 @@
-"""The recorder Lambda: the worker functions' async-invocation destination.
+"""The recorder Lambda: batches of the workers' destination records in, results counted.
 
-Lambda delivers a destination record (success or `RetriesExhausted`) as the event;
-the job's result is counted exactly once, however often it arrives.
+The workers' success and failure destinations send each record to the results queue;
+an SQS event source mapping hands this function batches of them (up to the mapping's
+batch size, gathered over its batching window). Every readable result is recorded
+once, however often it arrives; a record that cannot be read is logged and rejected
+(retrying it would not make it readable), and never fails its batch. If one run's
+results cannot be stored (DynamoDB throttled them, say), only their messages are
+reported back (`batchItemFailures`, with ReportBatchItemFailures on the mapping), and
+SQS delivers them again after the queue's visibility timeout.
+
+A lone destination record as the event (a worker whose destination is still this
+function, from before the results queue) is recorded the same way; its failure fails
+the invocation, so Lambda retries it.
 """
 
 from __future__ import annotations
@@ -10,31 +20,43 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.aws.runtime import AwsRuntime
-from bridge.exceptions import InvalidInput
-from bridge.lambdas._shared import container_runtime, log_decision
-from bridge.usecases.record import record_destination
+from bridge.exceptions import Unavailable
+from bridge.lambdas._shared import container_runtime, log_decision, log_metrics
+from bridge.usecases.record import record_destination_batch
 
 __all__ = ["handler", "make_handler"]
 
 
 def make_handler(get_runtime: Callable[[], AwsRuntime]) -> Callable[[Any, Any], dict[str, Any]]:
     def record(event: Any, context: Any) -> dict[str, Any]:
-        try:
-            result, counted = record_destination(event, ledger=get_runtime().ledger)
-        except InvalidInput as exc:
-            # Retrying a record that cannot be read would not make it readable.
-            log_decision("record rejected", reason=exc.message)
-            return {"counted": False}
+        outcome = record_destination_batch(event, ledger=get_runtime().ledger)
+        report = outcome.report
+        for message_id, why in outcome.rejected:
+            log_decision("record rejected", message_id=message_id, reason=why)
         log_decision(
-            "result recorded" if counted else "duplicate result ignored",
-            run=result.ref.run_id,
-            job=result.ref.job_id,
-            status=result.status.value,
-            tries=result.tries,
+            "results recorded",
+            counted=report.counted,
+            duplicates=report.duplicates,
+            stale=report.stale,
+            late=report.late,
+            unknown_run=report.unknown,
+            rejected=len(outcome.rejected),
+            retried=len(outcome.failures),
+            finished=report.finished,
         )
-        return {"counted": counted}
+        log_metrics(
+            ResultsCounted=report.counted,
+            ResultsRejected=len(outcome.rejected) + report.unknown,
+        )
+        if report.failed_runs and not _is_batch(event):
+            raise Unavailable(f"could not record results of {sorted(report.failed_runs)}")
+        return outcome.response()
 
     return record
+
+
+def _is_batch(event: Any) -> bool:
+    return isinstance(event, dict) and isinstance(event.get("Records"), list)
 
 
 handler = make_handler(container_runtime)

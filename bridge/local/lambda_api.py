@@ -173,6 +173,7 @@ class _InvokeHandler(BaseHTTPRequestHandler):
             return
         config = {
             "FunctionName": name,
+            "FunctionArn": f"{_ARN_PREFIX}{name}",
             "Runtime": "python3.12",
             "State": "Active",
             "Environment": {"Variables": self.server.environment},
@@ -190,10 +191,13 @@ class _InvokeHandler(BaseHTTPRequestHandler):
                 f"The function {name} has no event invoke config",
             )
             return
-        target = {"Destination": f"{_ARN_PREFIX}{config.destination}"}
+        # A results queue's ARN (bridge.local.queue.ResultDestination), as Terraform sets it.
+        queue = getattr(config.destination, "queue", None)
+        target = {"Destination": str(getattr(queue, "arn", ""))}
         body = {
             "FunctionArn": f"{_ARN_PREFIX}{name}",
             "MaximumRetryAttempts": config.max_attempts - 1,
+            "MaximumEventAgeInSeconds": int(config.max_event_age),
             "DestinationConfig": {"OnSuccess": target, "OnFailure": target},
         }
         _send(self, HTTPStatus.OK, json.dumps(body).encode(), {})

@@ -2,15 +2,18 @@
 
 Like the real service it queues every invoke, runs at most `max_concurrency` at once
 per function, retries a failed invocation with backoff until `max_attempts`, treats a
-run longer than `timeout` as a failure, and sends a destination record (success or
-`RetriesExhausted`) to the function's destination. Unlike it, a timed-out handler is
-not cut short: Python threads cannot be killed, so the attempt is failed after it ends;
-a handler that honours `context.get_remaining_time_in_millis()` stops in time.
+run longer than `timeout` as a failure, drops an event that waited longer than its
+`max_event_age` (with an `EventAgeExceeded` failure record), and hands a destination
+record (success or failure) to the function's destination. Unlike it, a timed-out
+handler is not cut short: Python threads cannot be killed, so the attempt is failed
+after it ends; a handler that honours `context.get_remaining_time_in_millis()` stops
+in time.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import heapq
 import itertools
 import logging
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.domain.deadlines import LAMBDA_EVENT_AGE
 from bridge.domain.results import destination_record
 from bridge.exceptions import NotFound, Unavailable
 from bridge.ports import Clock
@@ -30,6 +34,7 @@ __all__ = ["FunctionConfig", "InvocationContext", "LocalLambda", "Throttled"]
 log = logging.getLogger("cronbridge.local.lambda")
 
 Handler = Callable[[Any, "InvocationContext"], Any]
+Destination = Callable[[dict[str, Any]], None]
 
 
 class Throttled(Unavailable):
@@ -48,7 +53,9 @@ class FunctionConfig:
     max_concurrency: int | None = None
     timeout: float = 900.0
     #: where success and failure records go, like an async invoke config's destinations
-    destination: str | None = None
+    destination: Destination | None = None
+    #: an event queued longer than this is dropped, like Lambda's maximum event age
+    max_event_age: float = LAMBDA_EVENT_AGE
 
 
 @dataclass
@@ -76,6 +83,7 @@ class _Invocation:
     event: Any
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     tries: int = 0
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -84,10 +92,18 @@ class Stats:
     succeeded: int = 0
     failed: int = 0
     retried: int = 0
+    expired: int = 0
+    #: per function: attempts run, and the seconds they took (for the benchmarks)
+    runs: collections.Counter[str] = field(default_factory=collections.Counter)
+    seconds: dict[str, float] = field(default_factory=lambda: collections.defaultdict(float))
 
 
 class LocalLambda:
-    """A pool of `workers` threads that runs asynchronous invocations."""
+    """A pool of `workers` threads that runs asynchronous invocations.
+
+    `serial` runs one handler at a time across the pool and `invoke_sync` (the sandbox
+    needs it: moto's DynamoDB is not atomic under concurrent requests).
+    """
 
     def __init__(
         self,
@@ -96,8 +112,12 @@ class LocalLambda:
         workers: int = 16,
         retry_delay: float = 0.1,
         resolve: Callable[[str], FunctionConfig | None] | None = None,
+        serial: bool = False,
     ) -> None:
         self._clock = clock
+        self._serial: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if serial else contextlib.nullcontext()
+        )
         self._retry_delay = retry_delay
         self._resolve = resolve
         self._functions: dict[str, FunctionConfig] = {}
@@ -161,10 +181,14 @@ class LocalLambda:
             aws_request_id=str(uuid.uuid4()),
             deadline=time.monotonic() + config.timeout,
         )
+        started = time.monotonic()
         try:
-            return True, config.handler(event, context)
+            with self._serial:
+                return True, config.handler(event, context)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - the runtime boundary, as in _execute
             return False, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+        finally:
+            self._count(config.name, time.monotonic() - started)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is queued, running or waiting to retry; False on timeout."""
@@ -252,20 +276,25 @@ class LocalLambda:
     def _execute(self, invocation: _Invocation) -> bool:
         """Run one attempt; True if it failed and should be tried again."""
         config = self._functions[invocation.function]
-        invocation.tries += 1
         context = InvocationContext(
             function_name=config.name,
             aws_request_id=invocation.request_id,
             deadline=time.monotonic() + config.timeout,
         )
+        if time.monotonic() - invocation.queued_at > config.max_event_age:
+            self._expire(config, invocation, context)
+            return False
+        invocation.tries += 1
         started = time.monotonic()
         try:
-            response = config.handler(invocation.event, context)
+            with self._serial:
+                response = config.handler(invocation.event, context)
             ok = True
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - the runtime boundary: every error, even sys.exit(), is an attempt's result
             response = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
             ok = False
         elapsed = time.monotonic() - started
+        self._count(config.name, elapsed)
         if ok and elapsed > config.timeout:
             response = {
                 "errorType": "Sandbox.Timedout",
@@ -299,5 +328,37 @@ class LocalLambda:
                 timestamp=self._clock.now(),
                 duration_ms=elapsed * 1000,
             )
-            self.invoke_async(config.destination, record)
+            self._deliver(config, record)
         return False
+
+    def _count(self, function: str, seconds: float) -> None:
+        with self._lock:
+            self.stats.runs[function] += 1
+            self.stats.seconds[function] += seconds
+
+    def _expire(
+        self, config: FunctionConfig, invocation: _Invocation, context: InvocationContext
+    ) -> None:
+        with self._lock:
+            self.stats.expired += 1
+        log.info("event expired", extra={"function": config.name, "tries": invocation.tries})
+        if config.destination is None:
+            return
+        record = destination_record(
+            invocation.event,
+            succeeded=False,
+            tries=max(1, invocation.tries),
+            response=None,
+            function_arn=context.invoked_function_arn,
+            request_id=invocation.request_id,
+            timestamp=self._clock.now(),
+            condition="EventAgeExceeded",
+        )
+        self._deliver(config, record)
+
+    def _deliver(self, config: FunctionConfig, record: dict[str, Any]) -> None:
+        assert config.destination is not None
+        try:
+            config.destination(record)
+        except Exception:  # like Lambda: a record it cannot deliver is dropped
+            log.exception("destination delivery failed", extra={"function": config.name})

@@ -8,37 +8,55 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 
 from bridge.domain.controls import Controls
+from bridge.domain.deadlines import LAMBDA_EVENT_AGE, Timing
 from bridge.domain.groups import GroupManifest
 from bridge.domain.plan import PublisherUnit
+from bridge.domain.runs import Run
 from bridge.domain.triggers import TriggerEvent
 from bridge.exceptions import CronbridgeError
 from bridge.local.home import Home
 from bridge.local.lambda_service import FunctionConfig, InvocationContext, LocalLambda, Throttled
 from bridge.local.ledger import SqliteLedger
+from bridge.local.queue import BatchPoller, LocalQueue, ResultDestination
 from bridge.local.registry import FileRegistry
 from bridge.local.targets import check_local_target, local_handler
 from bridge.ports import Clock, JobSink, SystemClock
+from bridge.usecases.control import ResumeOutcome, cancel_run, resume_run
 from bridge.usecases.dispatch import TriggerOutcome, handle_trigger
-from bridge.usecases.record import record_destination
+from bridge.usecases.record import record_destination_batch
 from bridge.usecases.redrive import RedriveOutcome, redrive_run
 from bridge.usecases.register import ListSource, register_group
 from bridge.usecases.resume import ResumedRun, resume_runs
+from bridge.usecases.sweep import SweepAction, sweep_runs
 from publishers.delivery import Backoff
 from publishers.publish import run_publisher_unit
 
-__all__ = ["PUBLISHER_FUNCTION", "RECORDER_FUNCTION", "LocalRuntime", "worker_function"]
+__all__ = ["PUBLISHER_FUNCTION", "LocalRuntime", "local_timing", "worker_function"]
 
 log = logging.getLogger("cronbridge.local")
 
 PUBLISHER_FUNCTION = "cronbridge-publisher"
-RECORDER_FUNCTION = "cronbridge-recorder"
+#: results wait at most this long in the local results queue before a recorder batch
+RESULTS_WINDOW = 0.25
+RESULTS_BATCH = 1000
 _WORKER = re.compile(r"cronbridge-worker-(?P<group>[a-z0-9-]+)-v(?P<version>\d+)")
+
+
+def local_timing(retry_delay: float = 0.1, event_age: float = LAMBDA_EVENT_AGE) -> Timing:
+    """What the local runtime adds to a group's controls to make a run's deadline."""
+    return Timing(
+        event_age=event_age,
+        recording_delay=RESULTS_WINDOW + 30.0,  # the window, and a failed batch's return
+        retry_waits=(retry_delay, 2 * retry_delay),
+    )
 
 
 def worker_function(manifest: GroupManifest) -> str:
@@ -78,6 +96,7 @@ class LocalRuntime:
         retry_delay: float = 0.1,
         clock: Clock | None = None,
         service: Callable[..., LocalLambda] = LocalLambda,
+        event_age: float = LAMBDA_EVENT_AGE,
     ) -> None:
         """`service` makes the Lambda stand-in (a fault-injecting one, in tests)."""
         self.home = home
@@ -85,17 +104,56 @@ class LocalRuntime:
         self.registry = FileRegistry(home.state_dir)
         self.ledger = SqliteLedger(home.ledger_path)
         self._http = httpx.Client()
+        self._event_age = event_age
+        self.timing = local_timing(retry_delay, event_age)
+        # Workers' destinations: the results queue, drained in batches into the recorder.
+        self.results = LocalQueue(visibility=30.0)
+        self.destination = ResultDestination(self.results)
+        self.poller = BatchPoller(
+            self.results, self._record_batch, batch_size=RESULTS_BATCH, window=RESULTS_WINDOW
+        )
         self.lambdas = service(
             clock=self.clock, workers=workers, retry_delay=retry_delay, resolve=self._resolve_worker
         )
         self._backoff = Backoff(tries=10, base=0.01, cap=0.5)
         self.lambdas.define(FunctionConfig(PUBLISHER_FUNCTION, self._run_publisher))
-        self.lambdas.define(FunctionConfig(RECORDER_FUNCTION, self._run_recorder))
+        self.poller.start()
+        self._sweeping = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     def close(self) -> None:
+        self._sweeping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=10)
         self.lambdas.close()
+        self.poller.stop()
         self._http.close()
         self.ledger.close()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no invocation is queued or running and every result is recorded."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            if not self.lambdas.wait_idle(left) or not self.results.wait_empty(left):
+                return False
+            if self.lambdas.wait_idle(0) and self.results.empty() and not self.poller.busy:
+                return True
+
+    def start_sweeper(self, interval: float = 5.0) -> None:
+        """Sweep for runs past their deadline every `interval` seconds, until closed."""
+
+        def loop() -> None:
+            while not self._sweeping.wait(interval):
+                try:
+                    self.sweep()
+                except Exception:  # the next sweep tries again, as on AWS
+                    log.exception("sweep failed")
+
+        self._sweeper = threading.Thread(target=loop, name="sweeper", daemon=True)
+        self._sweeper.start()
 
     # -- use cases ---------------------------------------------------------------------
 
@@ -114,15 +172,56 @@ class LocalRuntime:
 
     def handle_trigger(self, event: TriggerEvent) -> TriggerOutcome:
         return handle_trigger(
-            event, registry=self.registry, ledger=self.ledger, publishers=self, clock=self.clock
+            event,
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self,
+            clock=self.clock,
+            timing=self.timing,
         )
 
     def resume(self) -> list[ResumedRun]:
         """Finish what a stopped runtime left running (see bridge.usecases.resume)."""
-        return resume_runs(registry=self.registry, ledger=self.ledger, publishers=self)
+        return resume_runs(
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self,
+            clock=self.clock,
+            timing=self.timing,
+        )
+
+    def resume_run(self, run_id: str) -> ResumeOutcome:
+        return resume_run(
+            run_id,
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self,
+            clock=self.clock,
+            timing=self.timing,
+        )
+
+    def cancel(self, run_id: str, reason: str = "") -> Run:
+        return cancel_run(run_id, ledger=self.ledger, clock=self.clock, reason=reason)
 
     def redrive(self, run_id: str) -> RedriveOutcome:
-        return redrive_run(run_id, registry=self.registry, ledger=self.ledger, publishers=self)
+        return redrive_run(
+            run_id,
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self,
+            clock=self.clock,
+            timing=self.timing,
+        )
+
+    def sweep(self) -> list[SweepAction]:
+        """Act on the runs past their deadline (bridge.usecases.sweep)."""
+        return sweep_runs(
+            registry=self.registry,
+            ledger=self.ledger,
+            publishers=self,
+            clock=self.clock,
+            timing=self.timing,
+        )
 
     # -- ports the use cases call back -------------------------------------------------
 
@@ -159,17 +258,21 @@ class LocalRuntime:
         )
         return {"action": outcome.action, "jobs": outcome.jobs}
 
-    def _run_recorder(self, record: Any, context: InvocationContext) -> dict[str, Any]:
-        result, counted = record_destination(record, ledger=self.ledger)
+    def _record_batch(self, event: dict[str, Any]) -> dict[str, Any]:
+        outcome = record_destination_batch(event, ledger=self.ledger)
+        report = outcome.report
         log.debug(
-            "result recorded" if counted else "duplicate result ignored",
+            "results recorded",
             extra={
-                "run": result.ref.run_id,
-                "job": result.ref.job_id,
-                "status": result.status.value,
+                "records": len(event.get("Records", [])),
+                "counted": report.counted,
+                "duplicates": report.duplicates,
+                "late": report.late,
+                "rejected": len(outcome.rejected) + report.unknown,
+                "finished": report.finished,
             },
         )
-        return {"counted": counted}
+        return outcome.response()
 
     def _resolve_worker(self, name: str) -> FunctionConfig | None:
         match = _WORKER.fullmatch(name)
@@ -189,7 +292,8 @@ class LocalRuntime:
             max_attempts=controls.max_attempts,
             max_concurrency=controls.max_concurrency,
             timeout=controls.timeout,
-            destination=RECORDER_FUNCTION,
+            destination=self.destination,
+            max_event_age=self._event_age,
         )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.domain.plan import root_units
+from bridge.domain.deadlines import Timing, run_deadline
+from bridge.domain.plan import REDRIVE, root_units
 from bridge.domain.runs import Run, RunState, decide_trigger, skipped_run
 from bridge.domain.triggers import TriggerEvent, derive_run_id, format_time, parse_trigger
 from bridge.exceptions import Conflict
@@ -32,6 +33,7 @@ def handle_trigger(
     ledger: Ledger,
     publishers: PublisherInvoker,
     clock: Clock,
+    timing: Timing,
 ) -> TriggerOutcome:
     """Raises InvalidTrigger or GroupNotFound before writing anything."""
     trigger = parse_trigger(event)
@@ -42,7 +44,8 @@ def handle_trigger(
         if existing is not None:
             return _resume_duplicate(existing, registry, ledger, publishers)
         previous = ledger.latest_run(trigger.group)
-        decision = decide_trigger(trigger, manifest.controls, previous, clock.now())
+        now = clock.now()
+        decision = decide_trigger(trigger, manifest.controls, previous, now)
         run = Run(
             run_id=run_id,
             group=trigger.group,
@@ -50,10 +53,11 @@ def handle_trigger(
             state=RunState.RUNNING,
             total=manifest.total_jobs,
             slot_time=trigger.slot_time,
-            opened_at=clock.now(),
+            opened_at=now,
             source=trigger.body.source,
             note=trigger.body.note,
             scheduled=trigger.body.scheduled_time is not None,
+            deadline=run_deadline(now, manifest.controls, manifest.total_jobs, timing),
         )
         if not decision.open:
             if ledger.record_skip(skipped_run(run, decision.reason)) == "duplicate":
@@ -75,9 +79,15 @@ def handle_trigger(
 
 
 def launch_run(run: Run, registry: Registry, ledger: Ledger, publishers: PublisherInvoker) -> int:
-    """Start one publisher per job list of the run's pinned version, then remember it."""
+    """Start one publisher per job list of the run's pinned version, then remember it.
+
+    A redrive's publishers (attempt 2 and up) send only the jobs its send sets name.
+    """
     manifest = registry.load_manifest(run.group, run.version)
-    units = root_units(run.run_id, manifest, format_time(run.slot_time), attempt=run.attempt)
+    only = "" if run.attempt == 1 else REDRIVE
+    units = root_units(
+        run.run_id, manifest, format_time(run.slot_time), attempt=run.attempt, only=only
+    )
     publishers.invoke_publishers(units)
     ledger.mark_launched(run.run_id, run.attempt)
     return len(units)

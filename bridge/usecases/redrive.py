@@ -1,13 +1,19 @@
-"""Redrive: send a finished run's failed jobs again, and nothing else."""
+"""Redrive: send a finished run's failed and lost jobs again, and nothing else."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
-from bridge.domain.plan import root_units
-from bridge.domain.runs import Run
-from bridge.domain.triggers import format_time
-from bridge.ports import Ledger, PublisherInvoker, Registry
+from bridge.domain.deadlines import Timing, run_deadline
+from bridge.domain.groups import GroupManifest
+from bridge.domain.plan import REDRIVE
+from bridge.domain.results import JobResult, JobStatus
+from bridge.domain.runs import Run, RunState
+from bridge.domain.tally import standing_results
+from bridge.exceptions import Conflict, InvalidInput, RunNotFound
+from bridge.ports import Clock, Ledger, Progress, PublisherInvoker, Registry, SendSet
+from bridge.usecases.dispatch import launch_run
 
 __all__ = ["RedriveOutcome", "redrive_run"]
 
@@ -20,22 +26,81 @@ class RedriveOutcome:
 
 
 def redrive_run(
-    run_id: str, *, registry: Registry, ledger: Ledger, publishers: PublisherInvoker
+    run_id: str,
+    *,
+    registry: Registry,
+    ledger: Ledger,
+    publishers: PublisherInvoker,
+    clock: Clock,
+    timing: Timing,
 ) -> RedriveOutcome:
     """RunNotFound, or InvalidInput if the run is not a failed run.
 
-    A redrive whose publishers never started (the invoke failed) is resumed by
-    asking again.
+    In an order that a redrive cut short can resume from by asking again: the send sets
+    of the new attempt first (which jobs its publishers send), then the run back to
+    running at that attempt, then its publishers, then the mark that they started.
     """
-    run, per_list = ledger.begin_redrive(run_id)
-    manifest = registry.load_manifest(run.group, run.version)
-    units = [
-        unit
-        for unit in root_units(
-            run.run_id, manifest, format_time(run.slot_time), attempt=run.attempt
+    run = ledger.get_run(run_id)
+    if run is None:
+        raise RunNotFound(
+            f"run {run_id!r} is not in the ledger", hint="see `cronbridge runs list GROUP`"
         )
-        if per_list.get(unit.list_name)
+    manifest = registry.load_manifest(run.group, run.version)
+    resuming = run.state is RunState.RUNNING and run.attempt > 1 and run.launched < run.attempt
+    if resuming:
+        redo = _unsucceeded(ledger, run, attempt_below=run.attempt)
+    else:
+        if run.state is not RunState.FAILED:
+            raise InvalidInput(
+                f"run {run_id} is {run.state}; only a failed run can be redriven",
+                hint="wait for it to finish" if run.state is RunState.RUNNING else None,
+            )
+        redo = _unsucceeded(ledger, run, attempt_below=run.attempt + 1)
+        attempt = run.attempt + 1
+        ledger.put_send_sets(run_id, attempt, REDRIVE, _send_sets(redo, manifest))
+        succeeded = run.total - len(redo)
+        reopened = ledger.reopen_run(
+            run_id,
+            expected=RunState.FAILED,
+            attempt=attempt,
+            deadline=run_deadline(clock.now(), manifest.controls, len(redo), timing),
+            progress=Progress(
+                dispatched=run.dispatched,
+                succeeded=succeeded,
+                checked=succeeded,
+                missing=len(redo),
+            ),
+        )
+        if not reopened:
+            raise Conflict(f"run {run_id} changed meanwhile; try again")
+        updated = ledger.get_run(run_id)
+        assert updated is not None
+        run = updated
+    count = launch_run(run, registry, ledger, publishers)
+    return RedriveOutcome(run=run, jobs=len(redo), publishers=count)
+
+
+def _unsucceeded(ledger: Ledger, run: Run, *, attempt_below: int) -> list[JobResult]:
+    """The jobs a redrive sends: those whose standing result failed or was lost."""
+    standing = standing_results(ledger.stored_results(run))
+    return [
+        r
+        for r in standing.values()
+        if r.status is not JobStatus.SUCCEEDED and r.ref.attempt < attempt_below
     ]
-    publishers.invoke_publishers(units)
-    ledger.mark_launched(run.run_id, run.attempt)
-    return RedriveOutcome(run=run, jobs=sum(per_list.values()), publishers=len(units))
+
+
+def _send_sets(redo: list[JobResult], manifest: GroupManifest) -> dict[tuple[str, int], SendSet]:
+    placed: dict[tuple[str, int], set[str]] = defaultdict(set)
+    unplaced: dict[str, set[str]] = defaultdict(set)
+    for result in redo:
+        ref = result.ref
+        if ref.part >= 0:
+            placed[(ref.list_name, ref.part)].add(ref.job_id)
+        else:
+            unplaced[ref.list_name].add(ref.job_id)
+    # A result that does not say its part (an older envelope) is looked for in every part.
+    for list_name, ids in unplaced.items():
+        for part in range(len(manifest.job_list(list_name).parts)):
+            placed[(list_name, part)] |= ids
+    return {key: SendSet(frozenset(ids)) for key, ids in placed.items()}

@@ -141,7 +141,7 @@ def test_register_curl_and_watch_against_the_aws_code_path(
     assert doctor.returncode == 1  # the sandbox is not a deployment, and doctor says where
     assert "no notification starts a Lambda function (it has QueueConfigurations)" in doctor.stdout
     assert "cronbridge-publisher exists with the deployment's environment" in doctor.stdout
-    assert "results go to the recorder; retries match max_attempts" in doctor.stdout
+    assert "results go to the results queue; retries match max_attempts" in doctor.stdout
     fragile = [*numbered_jobs("f", 4), {"id": "fragile-1", "payload": {"fragile": True}}]
     listed = write_jobs(tmp_path / "f.jsonl", fragile)
     made = sandbox.cli(
@@ -156,7 +156,7 @@ def test_register_curl_and_watch_against_the_aws_code_path(
     (tmp_path / "evidence" / "broken").unlink()  # the fix lands
     redrive = sandbox.cli("runs", "redrive", run_id, "--wait")
     assert redrive.returncode == 0, redrive.stderr
-    assert "redriving 1 failed job(s)" in redrive.stdout
+    assert "redriving 1 failed or lost job(s)" in redrive.stdout
     assert "5 succeeded, 0 failed of 5" in redrive.stdout
     missing = sandbox.cli("trigger", "nope")
     assert missing.returncode == 2 and "group 'nope' is not registered" in missing.stderr

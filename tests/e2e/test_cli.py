@@ -208,13 +208,13 @@ def test_redrive_without_a_running_server_changes_nothing(
     from bridge.domain.results import JobRef, JobResult, JobStatus
     from bridge.domain.runs import Run, RunState
     from bridge.local.ledger import SqliteLedger
+    from bridge.usecases.record import record_results
 
     t0 = datetime(2026, 11, 22, tzinfo=UTC)
     ledger = SqliteLedger(home.ledger_path)
     ledger.open_run(Run("g.r", "g", 1, RunState.RUNNING, 1, t0, t0), previous=None, cancel=None)
-    ledger.record_result(
-        JobResult(JobRef("g.r", "g", "a", "j", "t", 1), JobStatus.FAILED, 3, t0, "E: x")
-    )
+    failure = JobResult(JobRef("g.r", "g", "a", "j", "t", 1), JobStatus.FAILED, 3, t0, "E: x")
+    assert record_results([failure], ledger=ledger).finished == ["g.r"]
     home.save_endpoint(type(home.endpoint())(url="http://127.0.0.1:9", bucket="b"))
     code, _, err = run(capsys, "runs", "redrive", "g.r")
     assert code == 1

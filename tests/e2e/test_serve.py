@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bridge.domain.runs import RunState
+from bridge.usecases.jobs import job_results
 from tests.conftest import numbered_jobs, write_jobs
 from tests.e2e.conftest import DEADLINE, Serve
 
@@ -159,7 +160,7 @@ def test_a_failing_job_is_retried_then_failed_and_redrive_reruns_only_it(
     (serve.evidence / "calls.log").unlink()
     redrive = serve.cli("runs", "redrive", run_id, "--wait")
     assert redrive.returncode == 0, redrive.stderr
-    assert "redriving 2 failed job(s)" in redrive.stdout
+    assert "redriving 2 failed or lost job(s)" in redrive.stdout
     assert "8 succeeded, 0 failed of 8" in redrive.stdout
     assert sorted(serve.calls()) == ["fragile-1", "fragile-2"]
     run = serve.wait_for_run(run_id)
@@ -279,7 +280,7 @@ def test_a_killed_server_resumes_its_run_on_restart_nothing_lost_nothing_counted
     try:
         assert f"resuming run {run_id} (resent)" in "".join(second.banner)
         run = second.wait_for_run(run_id)
-        results = second.ledger.job_results(run_id, None, 10_000)
+        results = job_results(second.ledger, run_id)
     finally:
         second.stop()
     assert (run.state, run.succeeded, run.failed, run.dispatched) == (

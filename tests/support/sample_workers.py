@@ -44,6 +44,14 @@ def wait_for_gate(event: dict[str, Any], context: Any) -> str:
     return event["cronbridge"]["job"]
 
 
+def bloated(event: dict[str, Any], context: Any) -> Any:
+    """Notes the call; answers `payload["answer_bytes"]` bytes of text, if the payload
+    asks for it: an answer too large for Lambda to deliver as a destination record."""
+    job = note(event, context)
+    size = (event.get("payload") or {}).get("answer_bytes")
+    return "x" * int(size) if size else job
+
+
 def slow_note(event: dict[str, Any], context: Any) -> str:
     """Like note, 20 ms slower: a run that lasts long enough to be interrupted."""
     time.sleep(0.02)

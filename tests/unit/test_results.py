@@ -36,6 +36,7 @@ def test_envelope_carries_the_documented_fields() -> None:
             "run": "g.20261122T030000Z",
             "group": "g",
             "list": "a",
+            "part": 0,
             "job": "j1",
             "scheduled_time": "2026-11-22T03:00:00.000Z",
             "attempt": 2,
@@ -67,7 +68,9 @@ def test_aws_documented_failure_record() -> None:
     result = parse_destination_record(load_event("destination-failure.json"))
     assert result.status is JobStatus.FAILED
     assert result.tries == 3
-    assert result.error == "RuntimeError: upstream returned 503"
+    assert result.error == (
+        'RuntimeError: upstream returned 503\n  File "/var/task/worker.py", line 12, in handler'
+    )
 
 
 def test_local_records_have_the_aws_shape_and_round_trip() -> None:

@@ -64,15 +64,34 @@ def test_completion_rule() -> None:
     assert final_state(10, 10, 0) is RunState.SUCCEEDED
     assert final_state(10, 7, 3) is RunState.FAILED
     assert final_state(1, 0, 1) is RunState.FAILED
+    assert final_state(10, 9, 0, 1) is RunState.FAILED  # a lost job fails the run
+    assert final_state(10, 8, 0, 1) is None
+
+
+@pytest.mark.parametrize("overlap", [Overlap.SKIP, Overlap.ALLOW])
+def test_a_run_past_its_deadline_never_silences_its_group(overlap: Overlap) -> None:
+    stuck = replace(run(), deadline=T0 - timedelta(seconds=1))
+    decision = decide_trigger(trigger(), Controls(overlap=overlap), stuck, T0)
+    assert decision.open and decision.cancel is None
+    in_time = replace(run(), deadline=T0 + timedelta(seconds=1))
+    assert decide_trigger(trigger(), Controls(overlap=overlap), in_time, T0).open is (
+        overlap is Overlap.ALLOW
+    )
+
+
+def test_replace_cancels_a_run_past_its_deadline_too() -> None:
+    stuck = replace(run(), deadline=T0 - timedelta(seconds=1))
+    decision = decide_trigger(trigger(), Controls(overlap=Overlap.REPLACE), stuck, T0)
+    assert decision.open and decision.cancel == "g.prev"
 
 
 def test_state_machine_allows_only_real_transitions() -> None:
     check_transition(RunState.RUNNING, RunState.SUCCEEDED)
-    check_transition(RunState.FAILED, RunState.RUNNING)
+    check_transition(RunState.FAILED, RunState.RUNNING)  # redriven
+    check_transition(RunState.CANCELLED, RunState.RUNNING)  # resumed
     for current, new in [
         (RunState.SUCCEEDED, RunState.RUNNING),
         (RunState.SKIPPED, RunState.RUNNING),
-        (RunState.CANCELLED, RunState.RUNNING),
         (RunState.RUNNING, RunState.SKIPPED),
     ]:
         with pytest.raises(ValueError, match="cannot become"):

@@ -1,0 +1,70 @@
+"""Part markers and send sets in the DynamoDB ledger."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from bridge.aws.ledger.table import BATCH_WRITE, DynamoTable, item, progress_key
+from bridge.ports import SendSet
+
+__all__ = ["PartRecords"]
+
+
+def _part_key(run_id: str, attempt: int, only: str, list_name: str, part: int) -> dict[str, str]:
+    return {"pk": f"run#{run_id}", "sk": f"part#{attempt:06d}#{only}#{list_name}#{part:09d}"}
+
+
+def _send_key(run_id: str, attempt: int, only: str, list_name: str, part: int) -> dict[str, str]:
+    return {"pk": f"run#{run_id}", "sk": f"send#{attempt:06d}#{only}#{list_name}#{part:09d}"}
+
+
+class PartRecords(DynamoTable):
+    def part_dispatched(
+        self, run_id: str, list_name: str, part: int, attempt: int, only: str
+    ) -> bool:
+        return self._get(_part_key(run_id, attempt, only, list_name, part)) is not None
+
+    def mark_part_dispatched(
+        self, run_id: str, list_name: str, part: int, attempt: int, only: str, jobs: int
+    ) -> bool:
+        marker = {
+            **_part_key(run_id, attempt, only, list_name, part),
+            "jobs": jobs,
+            "expires_at": self._expiry(),
+        }
+        if not self._put_if_new(marker):
+            return False
+        if attempt == 1 and not only:  # progress: a run's first dispatch
+            self._db.update_item(
+                TableName=self._table,
+                Key=item(progress_key(run_id)),
+                UpdateExpression="ADD dispatched :n",
+                ExpressionAttributeValues=item({":n": jobs}),
+            )
+        return True
+
+    def put_send_sets(
+        self, run_id: str, attempt: int, only: str, sets: Mapping[tuple[str, int], SendSet]
+    ) -> None:
+        requests = []
+        for (list_name, part), send in sorted(sets.items()):
+            data: dict[str, Any] = {
+                **_send_key(run_id, attempt, only, list_name, part),
+                "expires_at": self._expiry(),
+            }
+            if send.jobs is not None:
+                data["jobs"] = json.dumps(sorted(send.jobs), separators=(",", ":"))
+            requests.append({"PutRequest": {"Item": item(data)}})
+        for start in range(0, len(requests), BATCH_WRITE):
+            self._write_all(requests[start : start + BATCH_WRITE])
+
+    def send_set(
+        self, run_id: str, attempt: int, only: str, list_name: str, part: int
+    ) -> SendSet | None:
+        found = self._get(_send_key(run_id, attempt, only, list_name, part))
+        if found is None:
+            return None
+        jobs = found.get("jobs")
+        return SendSet(None if jobs is None else frozenset(json.loads(jobs)))
