@@ -183,6 +183,7 @@ class Sandbox:
         service: Callable[..., LocalLambda] = LocalLambda,
         results_batch: int = 1000,
         results_window: float = 1.0,
+        results_visibility: int = 30,
         sweep_every: float = 1.0,
         event_age: float | None = None,
         recording: Path | None = None,
@@ -197,6 +198,7 @@ class Sandbox:
         self._max_attempts = max_attempts
         self._results_batch = results_batch
         self._results_window = results_window
+        self._results_visibility = results_visibility
         self._sweep_every = sweep_every
         self._event_age = event_age
         self._recording = recording
@@ -244,7 +246,7 @@ class Sandbox:
             "CRONBRIDGE_DISPATCHER_FUNCTION": self.names.dispatcher,
             "CRONBRIDGE_RECORDER_FUNCTION": self.names.recorder,
             "CRONBRIDGE_SWEEPER_FUNCTION": self.names.sweeper,
-            "CRONBRIDGE_RECORDING_DELAY_SECONDS": str(self._results_window + 30),
+            "CRONBRIDGE_RECORDING_DELAY_SECONDS": str(self._results_window + self._results_visibility),
             **self.names.settings().to_env(),
         }
         if self._event_age is not None:
@@ -341,10 +343,11 @@ class Sandbox:
         boto3.client("dynamodb").create_table(**table_definition(self.names.ledger_table))
         sqs = boto3.client("sqs")
         self._queue_url = sqs.create_queue(QueueName=self.names.events_queue)["QueueUrl"]
-        # The results queue: a failed recorder batch comes back after 30 s, as configured
-        # on AWS (six times the recorder's timeout there; shorter here).
+        # The results queue: a failed recorder batch comes back after the visibility
+        # timeout (six times the recorder's timeout on AWS; shorter here).
         self._results_url = sqs.create_queue(
-            QueueName=self.names.results_queue, Attributes={"VisibilityTimeout": "30"}
+            QueueName=self.names.results_queue,
+            Attributes={"VisibilityTimeout": str(self._results_visibility)},
         )["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])[
             "Attributes"

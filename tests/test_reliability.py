@@ -13,15 +13,17 @@ import functools
 import importlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
 import httpx
 import pytest
 
+from bridge.domain.chunks import ResultChunk
 from bridge.domain.controls import Controls
-from bridge.domain.results import JobStatus
+from bridge.domain.results import JobStatus, destination_record
 from bridge.domain.runs import Run, RunState
 from bridge.domain.triggers import TriggerEvent
 from bridge.local.home import Home
@@ -208,3 +210,144 @@ def test_a_thousand_jobs_on_the_aws_adapters_under_every_fault(
         check_after_redrive(runtime.ledger, run.run_id, every, workers)
     finally:
         sandbox.stop()
+
+
+class CrashingLedger:
+    """The recorder's ledger, killed right after chosen writes of result chunks: the
+    chunks are stored, the recorder dies before its batch is acknowledged, and SQS
+    delivers the whole batch again after the queue's visibility timeout."""
+
+    def __init__(self, ledger: Ledger, crash_on: set[int]) -> None:
+        self._ledger = ledger
+        self._crash_on = crash_on
+        self.appends = 0
+        self.crashes = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._ledger, name)
+
+    def append_results(self, run_id: str, chunks: Sequence[ResultChunk]) -> int:
+        counted = self._ledger.append_results(run_id, chunks)
+        self.appends += 1
+        if self.appends in self._crash_on:
+            self.crashes += 1
+            raise SystemExit("recorder killed mid-batch")
+        return counted
+
+
+@pytest.mark.usefixtures("restore_environ")
+def test_dropped_records_a_killed_recorder_and_redelivered_batches_on_the_aws_path(
+    tmp_path: Path, workers: ModuleType
+) -> None:
+    """1% of destination records are lost (Lambda could not deliver them), 5% arrive
+    twice, the recorder is killed twice mid-batch and SQS delivers those batches again:
+    every job still ends with one result, each effect happens once, and the run ends by
+    its deadline, the lost records' jobs having been sent once more."""
+    names = DeploymentNames("lossy")
+    faults = Faults(seed=5, publisher=names.publisher, drop_record=0.01, duplicate_record=0.05)
+    service = functools.partial(FaultyLambda, faults=faults)
+    sandbox = Sandbox(
+        {"worker": "sample_workers:effect_aws"},
+        names=names,
+        retry_delay=0.01,
+        service=service,
+        results_window=0.5,
+        results_visibility=2,
+        sweep_every=1.0,
+    )
+    sandbox.start()
+    try:
+        runtime = sandbox.runtime
+        crashing = CrashingLedger(runtime.ledger, crash_on={2, 5})
+        runtime.ledger = crashing  # type: ignore[assignment]
+        sources, every, _ = chaos_lists(tmp_path, lists=4, per_list=100, permanent_every=10**6)
+        register_group(
+            "lossy",
+            "lambda:worker",
+            sources,
+            Controls(max_attempts=3, deadline=DEADLINE),
+            registry=runtime.registry,
+            clock=runtime.clock,
+            check_target=lambda target: None,
+        )
+        response = httpx.put(
+            f"{sandbox.env['CRONBRIDGE_TRIGGER_URL']}/triggers/lossy",
+            content=b'{"scheduled_time": "2026-11-22T03:00:00Z"}',
+            headers={"User-Agent": sandbox.env["CRONBRIDGE_TRIGGER_SECRET"]},
+        )
+        assert response.status_code == 200
+        [run] = wait_finished(runtime.ledger, "lossy")
+        assert sandbox.wait_idle(WAIT)
+        counts = sandbox.lambdas.counts  # type: ignore[attr-defined]
+        assert counts.dropped_records > 0 and counts.duplicate_records > 0
+        assert crashing.crashes == 2
+        check_results(runtime.ledger, run.run_id, every, set())
+        assert set(workers.EFFECTS) == every and set(workers.EFFECTS.values()) == {1}
+        assert run.resent == 1, "the jobs whose records were lost were sent once more"
+        assert run.finished_at is not None and run.deadline is not None
+        assert run.finished_at < run.deadline, "and the run ended before its second deadline"
+    finally:
+        sandbox.stop()
+
+
+DEADLINE = 20.0  # seconds: the group's deadline in the lossy run
+
+
+def test_a_recorder_killed_mid_batch_and_batches_delivered_again_count_exactly(
+    aws: None, clock: object
+) -> None:
+    """On DynamoDB: a batch holding three runs' results; the recorder dies after storing
+    the first run's chunks; SQS delivers the whole batch again, three times over."""
+    import boto3
+
+    from bridge.aws.ledger import DynamoLedger, table_definition
+    from bridge.domain.runs import Run as RunRecord
+    from bridge.usecases.record import record_destination_batch
+    from tests.fakes import sqs_event
+
+    client = boto3.client("dynamodb")
+    client.create_table(**table_definition("ledger"))
+    ledger = DynamoLedger(client, "ledger")
+    t0 = datetime(2026, 11, 22, 3, tzinfo=UTC)
+    records = []
+    for r in range(3):
+        run = RunRecord(f"g{r}.r", f"g{r}", 1, RunState.RUNNING, 300, t0, t0, deadline=t0)
+        ledger.open_run(run, previous=None, cancel=None)
+        for i in range(300):
+            ok = i % 50 != 0
+            envelope = {
+                "cronbridge": {
+                    "run": run.run_id,
+                    "group": run.group,
+                    "list": "a",
+                    "part": 0,
+                    "job": f"j{i}",
+                    "scheduled_time": "t",
+                    "attempt": 1,
+                },
+                "payload": None,
+            }
+            records.append(
+                destination_record(
+                    envelope,
+                    succeeded=ok,
+                    tries=3 if not ok else 1,
+                    response={"errorType": "E", "errorMessage": "x"} if not ok else {"i": i},
+                    function_arn="arn",
+                    request_id=f"q{r}-{i}",
+                    timestamp=t0,
+                )
+            )
+    event = sqs_event(records)
+    crashing = CrashingLedger(ledger, crash_on={1})
+    with pytest.raises(SystemExit):
+        record_destination_batch(event, ledger=crashing)  # type: ignore[arg-type]
+    assert [ledger.get_run(f"g{r}.r").state for r in range(3)] == [RunState.RUNNING] * 3  # type: ignore[union-attr]
+    for _ in range(3):  # the whole batch again, and again
+        outcome = record_destination_batch(event, ledger=ledger)
+        assert outcome.failures == []
+    for r in range(3):
+        done = ledger.get_run(f"g{r}.r")
+        assert done is not None
+        assert (done.state, done.succeeded, done.failed) == (RunState.FAILED, 294, 6)
+        assert len(job_results(ledger, done.run_id)) == 300

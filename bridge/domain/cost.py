@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from bridge.domain.groups import GroupManifest
 from bridge.domain.plan import PublisherUnit, root_units, split_unit
 
-__all__ = ["PRICES", "PRICES_AS_OF", "CostEstimate", "Line", "WorkerProfile", "estimate"]
+__all__ = [
+    "PRICES",
+    "PRICES_AS_OF",
+    "CostEstimate",
+    "Line",
+    "WorkerProfile",
+    "estimate",
+    "orchestration_per_million",
+    "receives_per_result",
+]
 
 DAYS_PER_MONTH = 30.4
 
@@ -37,18 +46,49 @@ PRICES: dict[str, float] = {
     "sfn_express_gb_second": 0.00001667,
 }
 
-# What each piece of cronbridge does per run (see bridge/aws/ledger.py and
-# publishers/publish.py); durations are this repository's own estimates.
-DISPATCHER = {"seconds": 0.3, "memory_gb": 0.25, "s3_gets": 3, "writes": 4, "reads": 2}
-PUBLISHER = {"seconds": 0.2, "memory_gb": 1.0, "s3_gets": 2, "writes": 1, "reads": 2}
-PUBLISHER_SECONDS_PER_JOB = 0.0012  # one async invoke through botocore, about 1 ms of CPU
-RECORDER = {"seconds": 0.02, "memory_gb": 0.25, "writes": 3, "reads": 1}
+# What each piece of cronbridge does, per run and per job. Per-job figures are counts of
+# the requests the AWS APIs received in the sandbox (`python -m bench.aws_calls`, 4,000
+# jobs; see bench/RESULTS.md); durations are this repository's own estimates.
+DISPATCHER = {"seconds": 0.3, "memory_gb": 0.25, "s3_gets": 3, "writes": 8, "reads": 3}
+PUBLISHER = {"seconds": 0.2, "memory_gb": 1.0, "s3_gets": 2, "writes": 2, "reads": 13}
+#: one async invoke on the publisher's lean path (bench/invoke_cpu.py measured 0.66 ms)
+PUBLISHER_SECONDS_PER_JOB = 0.0007
+#: the recorder's share per result: parsing its record, writing its chunk (bench/aws_calls.py)
+RECORDER_SECONDS_PER_RESULT = 0.0003
+RECORDER_MEMORY_GB = 0.5
+#: write units per job for results, progress and run items (bench/aws_calls.py measured
+#: 0.11 with a worker answering about 40 bytes; a larger answer adds its size in KB)
+WRITE_UNITS_PER_JOB = 0.12
+#: an upper bound on read units per job: recounts read every chunk, publishers the run
+READ_UNITS_PER_JOB = 0.07
+#: results the event source mapping hands the recorder at once at a busy queue's pace
+RESULTS_PER_RECORDER_BATCH = 1000
+#: The results queue's requests per result: one SendMessage (the worker's destination),
+#: a DeleteMessageBatch per 10, and ReceiveMessage calls by the event source mapping's
+#: pollers: each returns the messages waiting, up to 10
+#: (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html).
+#: Five pollers to start with (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html),
+#: each receive about 20 ms apart (our estimate): at a few thousand results a second a
+#: receive carries 10; at 100 a second about 1 (the sandbox measured 0.79 there).
+SQS_POLLERS = 5
+SQS_RECEIVE_SECONDS = 0.02
+#: the sweeper runs once a minute for the whole deployment, whatever its groups
+SWEEPS_PER_MONTH = 60 * 24 * DAYS_PER_MONTH
+SWEEPER = {"seconds": 0.1, "memory_gb": 0.5}
 # The Distributed Map's child workflows: Express, one item each, 64 MB minimum billing
 # in 100 ms steps; each runs a Task state that invokes the worker.
 EXPRESS_CHILD_SECONDS = 0.1
 EXPRESS_CHILD_GB = 0.064
 STANDARD_TRANSITIONS_PER_JOB = 2  # the iteration's Task state and its end
 STANDARD_TRANSITIONS_PER_RUN = 4  # start, Map state, end
+#: what a new account may run at once (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)
+ACCOUNT_CONCURRENCY = 1000
+
+
+def receives_per_result(results_per_second: float) -> float:
+    """ReceiveMessage calls per result at this pace of results."""
+    waiting = results_per_second * SQS_RECEIVE_SECONDS / SQS_POLLERS
+    return 1 / min(10.0, max(1.0, waiting))
 
 
 @dataclass(frozen=True)
@@ -102,6 +142,9 @@ def estimate(
         return Line(what, per_run * runs, per_run * runs * price)
 
     worker_gbs = jobs * worker.seconds * worker.memory_gb
+    pace = results_per_second(manifest, worker)
+    sqs_per_result = 1 + 0.1 + receives_per_result(pace)
+    batches = math.ceil(jobs / RESULTS_PER_RECORDER_BATCH)
     workers = [
         line("worker invocations", jobs, p["lambda_request"]),
         line("worker GB-seconds", worker_gbs, p["lambda_gb_second_arm64"]),
@@ -118,25 +161,39 @@ def estimate(
         ),
         line(
             "Lambda requests: dispatcher, publishers, recorder",
-            1 + units + jobs,
+            1 + units + batches,
             p["lambda_request"],
         ),
         line(
             "Lambda GB-seconds: dispatcher, publishers, recorder",
             DISPATCHER["seconds"] * DISPATCHER["memory_gb"]
             + publisher_gbs
-            + jobs * RECORDER["seconds"] * RECORDER["memory_gb"],
+            + jobs * RECORDER_SECONDS_PER_RESULT * RECORDER_MEMORY_GB,
             p["lambda_gb_second_arm64"],
         ),
         line(
-            "DynamoDB writes: run, parts, results",
-            DISPATCHER["writes"] + units * PUBLISHER["writes"] + jobs * RECORDER["writes"],
+            f"SQS requests: results queue (at ~{pace:,.0f} results/s)",
+            jobs * sqs_per_result,
+            p["sqs_request"],
+        ),
+        line(
+            "DynamoDB writes: run, parts, result chunks",
+            DISPATCHER["writes"] + units * PUBLISHER["writes"] + jobs * WRITE_UNITS_PER_JOB,
             p["dynamodb_write_unit"],
         ),
         line(
             "DynamoDB reads",
-            DISPATCHER["reads"] + units * PUBLISHER["reads"] + jobs * RECORDER["reads"],
+            DISPATCHER["reads"] + units * PUBLISHER["reads"] / 10 + jobs * READ_UNITS_PER_JOB,
             p["dynamodb_read_unit"],
+        ),
+        Line(
+            "sweeper, once a minute (the deployment's, not the group's)",
+            SWEEPS_PER_MONTH,
+            SWEEPS_PER_MONTH
+            * (
+                p["lambda_request"]
+                + SWEEPER["seconds"] * SWEEPER["memory_gb"] * p["lambda_gb_second_arm64"]
+            ),
         ),
         *workers,
     ]
@@ -157,6 +214,34 @@ def estimate(
         *workers,
     ]
     return out
+
+
+def results_per_second(manifest: GroupManifest, worker: WorkerProfile) -> float:
+    """How fast a run's results come: its jobs at the account's concurrency, or its rate."""
+    running = min(manifest.total_jobs, ACCOUNT_CONCURRENCY)
+    pace = running / max(worker.seconds, 0.001)
+    rate = manifest.controls.max_rate
+    return min(pace, rate) if rate else pace
+
+
+def orchestration_per_million(results_per_second: float) -> dict[str, float]:
+    """cronbridge's cost of orchestrating 1M jobs (everything but the workers), by what."""
+    p = PRICES
+    jobs = 1_000_000
+    units = jobs / 1000 * 1.111  # leaves and the tree above them
+    return {
+        "lambda requests": (1 + units + jobs / RESULTS_PER_RECORDER_BATCH) * p["lambda_request"],
+        "lambda duration": (
+            units * PUBLISHER["seconds"] * PUBLISHER["memory_gb"]
+            + jobs * PUBLISHER_SECONDS_PER_JOB * PUBLISHER["memory_gb"]
+            + jobs * RECORDER_SECONDS_PER_RESULT * RECORDER_MEMORY_GB
+        )
+        * p["lambda_gb_second_arm64"],
+        "sqs": jobs * (1.1 + receives_per_result(results_per_second)) * p["sqs_request"],
+        "dynamodb writes": jobs * WRITE_UNITS_PER_JOB * p["dynamodb_write_unit"],
+        "dynamodb reads": jobs * READ_UNITS_PER_JOB * p["dynamodb_read_unit"],
+        "s3": (units * PUBLISHER["s3_gets"] + 1000) * p["s3_get"],
+    }
 
 
 def _billed(seconds: float) -> float:

@@ -92,7 +92,17 @@ class Run:
         )
 
     def overdue(self, now: datetime) -> bool:
+        """Past the deadline the sweep acts on: resend, then record as lost."""
         return self.state is RunState.RUNNING and self.deadline is not None and now >= self.deadline
+
+    def holds_group(self, now: datetime) -> bool:
+        """Whether it still counts as running for its group's overlap control: until its
+        first deadline, not while its lost jobs are being sent once more."""
+        return (
+            self.state is RunState.RUNNING
+            and not self.overdue(now)
+            and self.resent < self.attempt
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,7 +185,7 @@ def decide_trigger(
                 f"{previous.run_id}, min_interval is {format_duration(controls.min_interval)}",
             )
     if previous.state is RunState.RUNNING:
-        if previous.overdue(now) and controls.overlap is not Overlap.REPLACE:
+        if not previous.holds_group(now) and controls.overlap is not Overlap.REPLACE:
             # A run past its deadline never silences its group: its sweep ends it.
             return Decision(open=True)
         if controls.overlap is Overlap.SKIP:

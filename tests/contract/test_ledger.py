@@ -147,7 +147,9 @@ def test_results_count_once_and_the_last_one_ends_the_run(ledger: Ledger) -> Non
     again = record_results([result("j1", at=9)], ledger=ledger)  # in another batch
     assert again.counted == 1  # counters run ahead while the run goes ...
     report = record_results([result("j2", ok=False, at=7)], ledger=ledger)
-    assert report.finished == []  # ... the recount says 2 of 3, not 3
+    assert (report.finished, report.failed_runs) == ([], set())  # the recount says 2 of 3
+    progress = ledger.progress("g.r1")
+    assert (progress.checked, progress.missing) == (3, 1), "no recount before one more result"
     assert state(ledger)[0] is RunState.RUNNING
     report = record_results([result("j3", at=2)], ledger=ledger)  # recorded last, finished earlier
     assert report.finished == ["g.r1"]

@@ -73,12 +73,15 @@ def launch(
 
 
 class Serve:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *options: str) -> None:
         self.home = Home.from_env()
         self.evidence = evidence_dir(tmp_path)
         self.env = cli_env(tmp_path)
         self.proc, self.banner, self.stderr = launch(
-            ["serve", "--port", "0", "--workers", "8"], self.env, tmp_path, "Listening on "
+            ["serve", "--port", "0", "--workers", "8", *options],
+            self.env,
+            tmp_path,
+            "Listening on ",
         )
         match = re.match(r"Listening on (http://\S+)", self.banner[-1] if self.banner else "")
         if match is None:

@@ -291,3 +291,91 @@ def test_a_killed_server_resumes_its_run_on_restart_nothing_lost_nothing_counted
     )
     assert sorted(r.ref.job_id for r in results) == sorted(f"a-{i}" for i in range(600))
     assert set(second.calls()) == {f"a-{i}" for i in range(600)}  # every job ran at least once
+
+
+def test_overlap_replace_stops_the_old_runs_dispatch_at_the_cancel(tmp_path: Path) -> None:
+    """2 x 2,000 jobs paced at 1,000 a second, triggered again mid-run with replace: once
+    the cancel is recorded, no job of the old run is handed over. Jobs of one worker
+    function start in the order they were handed over, so in the log of starts no old
+    job may follow the new run's first one, but for the few the 8 threads had in hand."""
+    serve = Serve(tmp_path)
+    try:
+        register(
+            serve,
+            tmp_path,
+            "python:sample_workers:note_run",
+            {"a": numbered_jobs("a", 2000), "b": numbered_jobs("b", 2000)},
+            "--overlap",
+            "replace",
+            "--max-rate",
+            "1000",
+        )
+        old = put(serve, "/cronbridge-triggers/triggers/g").headers["x-cronbridge-run"]
+        serve.wait_for_run(old, lambda r: r.succeeded >= 500)
+        second = put(serve, "/cronbridge-triggers/triggers/g")
+        new = second.headers["x-cronbridge-run"]
+        assert second.headers["x-cronbridge-decision"] == "opened" and new != old
+        finished = serve.wait_for_run(new)
+        cancelled = serve.wait_for_run(old)
+    finally:
+        serve.stop()
+    assert finished.state is RunState.SUCCEEDED and finished.succeeded == 4000
+    assert cancelled.state is RunState.CANCELLED and cancelled.reason == f"replaced by run {new}"
+    starts = [line.split()[0] for line in (serve.evidence / "runs.log").read_text().splitlines()]
+    first_new = starts.index(new)
+    late_old = starts[first_new:].count(old)
+    assert late_old <= 8, f"{late_old} jobs of the cancelled run started after the new run's"
+    assert starts.count(old) < 4000
+
+
+def test_lost_results_end_the_run_by_its_deadline_and_the_group_goes_on(tmp_path: Path) -> None:
+    """1% of jobs answer more than a destination record may carry, so their results are
+    dropped (as Lambda drops a record it cannot deliver). Past the deadline they are sent
+    once more, their results are dropped again, and past the second deadline they are
+    recorded as lost: the run ends, and a trigger during the resend already opens."""
+    serve = Serve(tmp_path, "--sweep-every", "0.5")
+    try:
+        jobs = {
+            name: [
+                {"id": f"{name}-{i}", "payload": {"answer_bytes": 300_000 if i % 100 == 7 else 0}}
+                for i in range(500)
+            ]
+            for name in ("a", "b")
+        }
+        register(serve, tmp_path, "python:sample_workers:bloated", jobs, "--deadline", "4s")
+        first = put(serve, "/cronbridge-triggers/triggers/g").headers["x-cronbridge-run"]
+        serve.wait_for_run(first, lambda r: r.resent == 1)
+        again = put(serve, "/cronbridge-triggers/triggers/g", b'{"note": "while resending"}')
+        assert again.headers["x-cronbridge-decision"] == "opened"
+        run = serve.wait_for_run(first)
+        shown = json.loads(serve.cli("runs", "show", first, "--json").stdout)
+    finally:
+        serve.stop()
+    assert (run.state, run.succeeded, run.failed, run.lost) == (RunState.FAILED, 990, 0, 10)
+    lost = sorted(j["job"] for j in shown["failed_jobs"] if j["status"] == "lost")
+    assert lost == sorted(f"{n}-{i}" for n in ("a", "b") for i in range(7, 500, 100))
+    calls = (serve.evidence / "runs.log").read_text().splitlines()
+    assert all(calls.count(f"{first} {job}") == 2 for job in lost), "sent once more, no more"
+
+
+def test_cancel_then_resume_from_the_command_line(serve: Serve, tmp_path: Path) -> None:
+    register(
+        serve,
+        tmp_path,
+        "python:sample_workers:wait_for_gate",
+        {"a": numbered_jobs("a", 300)},
+        "--max-concurrency",
+        "4",
+    )
+    run_id = put(serve, "/cronbridge-triggers/triggers/g").headers["x-cronbridge-run"]
+    cancelled = serve.cli("runs", "cancel", run_id, "--reason", "maintenance")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert f"run {run_id} cancelled" in cancelled.stdout and "(maintenance)" in cancelled.stdout
+    again = serve.cli("runs", "cancel", run_id)
+    assert again.returncode == 2 and "only a running run can be cancelled" in again.stderr
+    (serve.evidence / "gate").touch()
+    resumed = serve.cli("runs", "resume", run_id, "--wait")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"run {run_id} succeeded: 300 succeeded" in resumed.stdout
+    finished = serve.cli("runs", "resume", run_id)
+    assert finished.returncode == 2 and "runs redrive" not in finished.stderr

@@ -44,10 +44,19 @@ def wait_for_gate(event: dict[str, Any], context: Any) -> str:
     return event["cronbridge"]["job"]
 
 
+def note_run(event: dict[str, Any], context: Any) -> str:
+    """Appends "<run> <job>" to evidence/runs.log as the job starts; succeeds."""
+    meta = event["cronbridge"]
+    with (_evidence_dir() / "runs.log").open("a") as handle:
+        handle.write(f"{meta['run']} {meta['job']}\n")
+    return str(meta["job"])
+
+
 def bloated(event: dict[str, Any], context: Any) -> Any:
-    """Notes the call; answers `payload["answer_bytes"]` bytes of text, if the payload
-    asks for it: an answer too large for Lambda to deliver as a destination record."""
+    """Notes the call (and its run); answers `payload["answer_bytes"]` bytes of text, if
+    the payload asks for it: an answer too large to deliver as a destination record."""
     job = note(event, context)
+    note_run(event, context)
     size = (event.get("payload") or {}).get("answer_bytes")
     return "x" * int(size) if size else job
 

@@ -9,7 +9,14 @@ import pytest
 
 from bridge.cli.app import run_app
 from bridge.domain.controls import Controls
-from bridge.domain.cost import PRICES, WorkerProfile, estimate, publisher_units
+from bridge.domain.cost import (
+    PRICES,
+    WorkerProfile,
+    estimate,
+    orchestration_per_million,
+    publisher_units,
+    receives_per_result,
+)
 from bridge.domain.groups import GroupManifest, ListManifest, plan_parts
 from tests.conftest import numbered_jobs, write_jobs
 
@@ -39,10 +46,13 @@ def test_lines_follow_the_group_shape_and_the_price_table() -> None:
     assert result.jobs_per_run == 25_005 and result.publishers_per_run == 37
     lines = {line.what: line for line in result.approaches["cronbridge"]}
     requests = lines["Lambda requests: dispatcher, publishers, recorder"]
-    assert requests.count == pytest.approx((1 + 37 + 25_005) * runs)
+    assert requests.count == pytest.approx((1 + 37 + 26) * runs)  # recorder: a batch per 1,000
     assert requests.usd == pytest.approx(requests.count * PRICES["lambda_request"])
-    writes = lines["DynamoDB writes: run, parts, results"]
-    assert writes.count == pytest.approx((4 + 37 + 3 * 25_005) * runs)
+    writes = lines["DynamoDB writes: run, parts, result chunks"]
+    assert writes.count == pytest.approx((8 + 2 * 37 + 0.12 * 25_005) * runs)
+    # 1,000 workers of 250 ms: 4,000 results a second, a full receive per 10 results.
+    sqs = lines["SQS requests: results queue (at ~4,000 results/s)"]
+    assert sqs.count == pytest.approx(25_005 * 1.2 * runs)
     worker = lines["worker GB-seconds"]
     assert worker.count == pytest.approx(25_005 * 0.25 * 0.5 * runs)
     # The workers' own cost is the same whatever orchestrates them.
@@ -106,3 +116,11 @@ def test_impossible_inputs_get_one_clear_error(
 def test_an_unknown_group_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_app(["cost", "nope", "--runs-per-day", "1"]) == 2
     assert "group 'nope' is not registered" in capsys.readouterr().err
+
+
+def test_the_results_queue_costs_more_per_job_when_results_trickle() -> None:
+    assert receives_per_result(10_000) == pytest.approx(0.1)
+    assert receives_per_result(100) == 1.0
+    busy, trickle = orchestration_per_million(10_000), orchestration_per_million(100)
+    assert sum(busy.values()) < 0.60 < sum(trickle.values())
+    assert busy["sqs"] == pytest.approx(1.2 * 0.40)  # send, receive, delete per result

@@ -79,6 +79,11 @@ def test_a_run_past_its_deadline_never_silences_its_group(overlap: Overlap) -> N
     )
 
 
+def test_a_run_whose_lost_jobs_are_being_resent_no_longer_holds_its_group() -> None:
+    resending = replace(run(), deadline=T0 + timedelta(hours=6), resent=1)
+    assert decide_trigger(trigger(), Controls(overlap=Overlap.SKIP), resending, T0).open
+
+
 def test_replace_cancels_a_run_past_its_deadline_too() -> None:
     stuck = replace(run(), deadline=T0 - timedelta(seconds=1))
     decision = decide_trigger(trigger(), Controls(overlap=Overlap.REPLACE), stuck, T0)

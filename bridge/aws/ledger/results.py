@@ -89,7 +89,8 @@ class ResultRecords(DynamoTable):
     def note_recount(self, run_id: str, checked: int, missing: int) -> None:
         self._update_if(
             progress_key(run_id),
-            "SET checked = :checked, missing = :missing",
+            "SET checked = :checked, #missing = :missing",  # MISSING is a reserved word
             "attribute_not_exists(checked) OR checked <= :checked",
             {":checked": checked, ":missing": missing},
+            names={"#missing": "missing"},
         )
