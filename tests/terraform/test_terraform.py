@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge.aws.ledger import table_definition
+from bridge.aws.runtime import AwsSettings
 from bridge.cli.aws import TERRAFORM_OUTPUTS
 from tests.terraform.conftest import MODULES, TERRAFORM_DIR, Terraform
 from triggers.azure import parse_every, workflow_definition
@@ -134,6 +135,24 @@ def test_the_planned_table_is_the_one_the_ledger_creates(example_plan: dict) -> 
     ]
 
 
+def test_the_planned_functions_carry_the_deadlines_the_runtime_reads(example_plan: dict) -> None:
+    """The sweeper's deadlines count on the workers' event age and the results path's
+    delay: the planned environment says both, and the runtime reads them back."""
+    for name in ("dispatcher", "publisher", "recorder", "sweeper"):
+        function = _planned(example_plan, f'module.cronbridge.aws_lambda_function.core["{name}"]')
+        [environment] = function["environment"]
+        settings = AwsSettings.from_env(environment["variables"])
+        assert settings.event_age == 21600
+        # the 5 s batching window plus the results queue's visibility timeout (6 x 60 s)
+        assert settings.recording_delay == 2 + 360
+    queue = _planned(example_plan, "module.cronbridge.aws_sqs_queue.results")
+    recorder = _planned(example_plan, 'module.cronbridge.aws_lambda_function.core["recorder"]')
+    assert queue["visibility_timeout_seconds"] == 6 * recorder["timeout"]
+    mapping = _planned(example_plan, "module.cronbridge.aws_lambda_event_source_mapping.results")
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mapping["batch_size"] > 10 and mapping["maximum_batching_window_in_seconds"] >= 1
+
+
 def test_terraform_and_the_cli_deploy_the_same_logic_app_action(example_plan: dict) -> None:
     """`cronbridge azure deploy-trigger` and the module send the same PUT action."""
     action = _planned(
@@ -161,8 +180,19 @@ def test_the_example_plans_the_whole_deployment(example_plan: dict) -> None:
         'module.cronbridge.aws_lambda_function.core["dispatcher"]',
         'module.cronbridge.aws_lambda_function.core["publisher"]',
         'module.cronbridge.aws_lambda_function.core["recorder"]',
+        'module.cronbridge.aws_lambda_function.core["sweeper"]',
         'module.cronbridge.aws_lambda_function_event_invoke_config.worker["resize"]',
         "module.cronbridge.aws_sqs_queue.dlq",
+        "module.cronbridge.aws_sqs_queue.results",
+        "module.cronbridge.aws_sqs_queue.results_dlq",
+        "module.cronbridge.aws_lambda_event_source_mapping.results",
+        "module.cronbridge.aws_cloudwatch_event_rule.sweep",
+        "module.cronbridge.aws_cloudwatch_event_target.sweep",
+        "module.cronbridge.aws_lambda_permission.sweep",
+        'module.cronbridge.aws_cloudwatch_metric_alarm.destination_delivery_failures["resize"]',
+        "module.cronbridge.aws_cloudwatch_metric_alarm.overdue_runs",
+        "module.cronbridge.aws_cloudwatch_metric_alarm.lost_jobs",
+        "module.cronbridge.aws_cloudwatch_metric_alarm.results_dlq_depth",
         'module.schedules.azurerm_logic_app_trigger_recurrence.schedule["ticker"]',
     ]:
         assert address in planned

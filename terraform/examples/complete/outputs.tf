@@ -24,6 +24,27 @@ output "recorder_function" {
   value = module.cronbridge.recorder_function
 }
 
+output "sweeper_function" {
+  value = module.cronbridge.sweeper_function
+}
+
+output "results_queue_url" {
+  value = module.cronbridge.results_queue_url
+}
+
+output "results_queue_arn" {
+  description = "For workers deployed outside this module: point both destinations here."
+  value       = module.cronbridge.results_queue_arn
+}
+
+output "event_age_seconds" {
+  value = module.cronbridge.event_age_seconds
+}
+
+output "recording_delay_seconds" {
+  value = module.cronbridge.recording_delay_seconds
+}
+
 output "region" {
   value = module.cronbridge.region
 }

@@ -1,5 +1,5 @@
-# The dispatcher, publisher and recorder: one zip of bridge/ and publishers/, built by
-# the archive provider from this repository's sources at plan time.
+# The dispatcher, publisher, recorder and sweeper: one zip of bridge/ and publishers/,
+# built by the archive provider from this repository's sources at plan time.
 
 locals {
   code_root = abspath(coalesce(var.code_root, "${path.module}/../../.."))
@@ -8,10 +8,13 @@ locals {
     fileset(local.code_root, "publishers/**/*.py"),
   ))
 
+  # The recorder reads batches of up to 6 MB of destination records from the results
+  # queue; the sweeper ends overdue runs, on a schedule (sweeper.tf).
   core = {
     dispatcher = { handler = "bridge.lambdas.dispatcher.handler", memory = 256, timeout = 60 }
     publisher  = { handler = "publishers.lambdas.publisher.handler", memory = var.publisher_memory_mb, timeout = 900 }
-    recorder   = { handler = "bridge.lambdas.recorder.handler", memory = 256, timeout = 60 }
+    recorder   = { handler = "bridge.lambdas.recorder.handler", memory = 512, timeout = 60 }
+    sweeper    = { handler = "bridge.lambdas.sweeper.handler", memory = 512, timeout = 300 }
   }
 }
 
@@ -39,8 +42,8 @@ resource "aws_cloudwatch_log_group" "core" {
 
 resource "aws_lambda_function" "core" {
   # checkov:skip=CKV_AWS_50:The run ledger records every job of every run; X-Ray on a million-invoke fan-out would cost more than the work.
-  # checkov:skip=CKV_AWS_115:Reserved concurrency would cap the fan-out tree below the account limit it is built to use; throttles are retried with backoff.
-  # checkov:skip=CKV_AWS_116:Failed asynchronous events go to the DLQ through an on-failure destination (aws_lambda_function_event_invoke_config.core), which also records the error.
+  # checkov:skip=CKV_AWS_115:Reserved concurrency would cap the fan-out tree below the account limit it is built to use; the recorder is capped by its mapping's maximum_concurrency instead, and throttles are retried with backoff.
+  # checkov:skip=CKV_AWS_116:Failed asynchronous events go to the DLQ through an on-failure destination (aws_lambda_function_event_invoke_config.core), which also records the error; the recorder's batches that keep failing go to the results DLQ through the results queue's redrive policy.
   # checkov:skip=CKV_AWS_117:The functions call only AWS APIs; a VPC would add NAT cost and nothing to keep out.
   # checkov:skip=CKV_AWS_173:The environment holds only resource names, no secrets; set kms_key_arn to encrypt it with your key.
   # checkov:skip=CKV_AWS_272:The code is zipped from this repository at apply time by Terraform, not fetched from a registry.

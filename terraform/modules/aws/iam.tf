@@ -1,8 +1,11 @@
 # One role per function, each allowed exactly what its code calls:
 #   dispatcher: read the trigger object and the registry, open runs, invoke the publisher;
-#   publisher:  read the registry, keep payloads, mark parts, invoke itself and the workers;
-#   recorder:   write results to the ledger.
-# Each may also write its own logs and send its failed events to the DLQ.
+#   publisher:  read the registry, keep payloads, mark parts and record http: answers,
+#               invoke itself and the workers, send to the worker queues;
+#   recorder:   drain the results queue into the ledger;
+#   sweeper:    read the registry, end overdue runs, invoke the publisher to resend.
+# Each may also write its own logs and send its failed events to the DLQ. Only the CLI
+# queries the ledger's by-group index, so no function is allowed it.
 
 locals {
   lambda_assume_role = jsonencode({
@@ -15,7 +18,6 @@ locals {
     }]
   })
 
-  table_resources = [local.arn.ledger_table, "${local.arn.ledger_table}/index/by-group"]
   worker_arns = [
     for name, w in var.workers :
     "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${coalesce(w.function_name, "${var.prefix}-${name}")}"
@@ -67,10 +69,11 @@ locals {
         Resource = "${local.arn.trigger_bucket}/triggers/*"
       },
       {
+        # TransactWriteItems is authorised as the actions of the items it holds.
         Sid      = "OpenRuns"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
-        Resource = local.table_resources
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+        Resource = local.arn.ledger_table
       },
       {
         Sid      = "InvokePublisher"
@@ -87,10 +90,12 @@ locals {
         Resource = "${local.arn.state_bucket}/payloads/*"
       },
       {
+        # http: targets' answers are recorded as result chunks (BatchWriteItem); the last
+        # of a run ends it, a TransactWriteItems of an Update and a Delete.
         Sid      = "TrackParts"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
-        Resource = local.table_resources
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+        Resource = local.arn.ledger_table
       },
       {
         Sid      = "InvokeSelfAndWorkers"
@@ -108,12 +113,33 @@ locals {
     ])
     recorder = [
       {
+        Sid      = "DrainResultsQueue"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+        Resource = local.arn.results_queue
+      },
+      {
+        # A run's end is a TransactWriteItems of an Update and a Delete.
         Sid      = "RecordResults"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
-        Resource = local.table_resources
+        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+        Resource = local.arn.ledger_table
       },
     ]
+    sweeper = concat(local.read_registry, [
+      {
+        Sid      = "EndOverdueRuns"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+        Resource = local.arn.ledger_table
+      },
+      {
+        Sid      = "InvokePublisher"
+        Effect   = "Allow"
+        Action   = "lambda:InvokeFunction"
+        Resource = local.arn.publisher
+      },
+    ])
   }
 }
 

@@ -19,7 +19,11 @@ locals {
     dispatcher     = "${var.prefix}-dispatcher"
     publisher      = "${var.prefix}-publisher"
     recorder       = "${var.prefix}-recorder"
+    sweeper        = "${var.prefix}-sweeper"
+    sweep_rule     = "${var.prefix}-sweep"
     dlq            = "${var.prefix}-dlq"
+    results_queue  = "${var.prefix}-results"
+    results_dlq    = "${var.prefix}-results-dlq"
   }
 
   # ARNs are built from names, so policies are known at plan time and need no cycles.
@@ -30,24 +34,37 @@ locals {
     dispatcher     = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.dispatcher}"
     publisher      = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.publisher}"
     recorder       = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.recorder}"
+    sweeper        = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.sweeper}"
+    sweep_rule     = "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.names.sweep_rule}"
     dlq            = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.dlq}"
+    results_queue  = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.results_queue}"
   }
 
   user_agent_secret = coalesce(var.user_agent_secret, random_password.user_agent.result)
   user_agents       = compact([local.user_agent_secret, var.previous_user_agent_secret])
 
-  # The environment the handlers read (bridge/aws/runtime.py).
+  # SQS event sources: AWS recommends a visibility timeout of six times the function's
+  # timeout, so a batch still being recorded is not delivered again.
+  results_visibility_timeout = 6 * local.core.recorder.timeout
+  # The longest a destination record may wait before the recorder has counted it: the
+  # mapping's batching window, then a failed batch's return after the visibility timeout.
+  recording_delay = var.results_batching_window_seconds + local.results_visibility_timeout
+
+  # The environment the handlers read (bridge/aws/runtime.py); the last two set the runs'
+  # deadlines (bridge/domain/deadlines.py).
   environment = {
-    CRONBRIDGE_STATE_BUCKET       = local.names.state_bucket
-    CRONBRIDGE_TRIGGER_BUCKET     = local.names.trigger_bucket
-    CRONBRIDGE_LEDGER_TABLE       = local.names.ledger_table
-    CRONBRIDGE_PUBLISHER_FUNCTION = local.names.publisher
+    CRONBRIDGE_STATE_BUCKET            = local.names.state_bucket
+    CRONBRIDGE_TRIGGER_BUCKET          = local.names.trigger_bucket
+    CRONBRIDGE_LEDGER_TABLE            = local.names.ledger_table
+    CRONBRIDGE_PUBLISHER_FUNCTION      = local.names.publisher
+    CRONBRIDGE_EVENT_AGE_SECONDS       = tostring(var.worker_event_age_seconds)
+    CRONBRIDGE_RECORDING_DELAY_SECONDS = tostring(local.recording_delay)
   }
 
   lambda_log_groups = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda"
 
   # With a customer managed key, every role may use it: S3 and SQS writes need a data
-  # key, reads need to decrypt.
+  # key, reads need to decrypt (the workers' destinations write the results queue).
   kms_statements = var.kms_key_arn == null ? [] : [
     {
       Sid      = "UseKey"

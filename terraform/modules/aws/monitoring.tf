@@ -1,4 +1,5 @@
-# What still fails after Lambda's retries, and alarms that say so.
+# What still fails after Lambda's retries, and alarms that say so: the functions' errors,
+# the two DLQs, undelivered destination records, and what the sweeper finds.
 
 resource "aws_sqs_queue" "dlq" {
   name                      = local.names.dlq
@@ -32,6 +33,74 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = local.names.dlq }
   statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "results_dlq_depth" {
+  alarm_name          = "${local.names.results_dlq}-not-empty"
+  alarm_description   = "Destination records the recorder could not store after ${var.results_max_receive_count} tries; read them from ${local.names.results_dlq}. Their runs end at their deadline, through the sweeper."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = local.names.results_dlq }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  tags                = local.tags
+}
+
+# Lambda counts a destination record it could not deliver (the queue was missing, or the
+# worker's role could not send to it): that job's result is lost until the sweeper.
+resource "aws_cloudwatch_metric_alarm" "destination_delivery_failures" {
+  for_each            = var.workers
+  alarm_name          = "${var.prefix}-${each.key}-destination-delivery-failures"
+  alarm_description   = "${local.worker_names[each.key]} could not send results to ${local.names.results_queue}; check its role may sqs:SendMessage there."
+  namespace           = "AWS/Lambda"
+  metric_name         = "DestinationDeliveryFailures"
+  dimensions          = { FunctionName = local.worker_names[each.key] }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  tags                = local.tags
+}
+
+# The sweeper reports these in CloudWatch embedded metric format, without dimensions.
+resource "aws_cloudwatch_metric_alarm" "overdue_runs" {
+  alarm_name          = "${var.prefix}-overdue-runs"
+  alarm_description   = "Runs passed their deadline with jobs still unrecorded: the sweeper sent those jobs once more, or recorded them as lost. `cronbridge runs list` shows which runs."
+  namespace           = "cronbridge"
+  metric_name         = "OverdueRuns"
+  dimensions          = { LedgerTable = local.names.ledger_table }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lost_jobs" {
+  alarm_name          = "${var.prefix}-lost-jobs"
+  alarm_description   = "The sweeper recorded jobs as lost: no result came even after a resend. `cronbridge runs redrive` sends them again."
+  namespace           = "cronbridge"
+  metric_name         = "LostJobs"
+  dimensions          = { LedgerTable = local.names.ledger_table }
+  statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
   threshold           = 0

@@ -26,13 +26,33 @@ output "dispatcher_function" {
 }
 
 output "recorder_function" {
-  description = "Worker functions' destinations for success and failure."
+  description = "Records the workers' results, in batches from the results queue. Not a destination: point destinations at results_queue_arn."
   value       = aws_lambda_function.core["recorder"].function_name
 }
 
-output "recorder_function_arn" {
+output "sweeper_function" {
+  description = "Ends runs past their deadline, on sweep_schedule; `cronbridge doctor` checks its schedule."
+  value       = aws_lambda_function.core["sweeper"].function_name
+}
+
+output "results_queue_url" {
+  description = "The results queue the recorder drains; `cronbridge doctor` checks it."
+  value       = aws_sqs_queue.results.url
+}
+
+output "results_queue_arn" {
   description = "For workers deployed outside this module: point both destinations here."
-  value       = aws_lambda_function.core["recorder"].arn
+  value       = aws_sqs_queue.results.arn
+}
+
+output "event_age_seconds" {
+  description = "The workers' maximum event age, which the runs' deadlines count on."
+  value       = var.worker_event_age_seconds
+}
+
+output "recording_delay_seconds" {
+  description = "The results queue's batching window plus its visibility timeout: the longest a result may wait to be recorded."
+  value       = local.recording_delay
 }
 
 output "region" {
@@ -57,6 +77,11 @@ output "user_agent_secret" {
 output "dlq_url" {
   description = "Events that failed after Lambda's retries."
   value       = aws_sqs_queue.dlq.url
+}
+
+output "results_dlq_url" {
+  description = "Destination records the recorder could not store after results_max_receive_count tries."
+  value       = aws_sqs_queue.results_dlq.url
 }
 
 output "trigger_bucket_policy" {

@@ -1,5 +1,5 @@
 variable "prefix" {
-  description = "Names every resource: <prefix>-triggers, <prefix>-state, <prefix>-ledger, <prefix>-dispatcher, ... Bucket names are global, so make it yours."
+  description = "Names every resource: <prefix>-triggers, <prefix>-state, <prefix>-ledger, <prefix>-dispatcher, <prefix>-results, ... Bucket names are global, so make it yours."
   type        = string
   default     = "cronbridge"
 
@@ -47,7 +47,7 @@ variable "allowed_source_ips" {
 variable "workers" {
   description = <<-EOT
     Worker functions, by the name a group's `lambda:` target uses. Give either function_name
-    (a function you deploy; add role_name so its results can reach the recorder) or
+    (a function you deploy; add role_name so its results can reach the results queue) or
     source_dir + handler (the module zips and deploys it). max_attempts is the group's
     (1-3): Lambda retries a failed job max_attempts - 1 times.
   EOT
@@ -107,6 +107,76 @@ variable "schedules" {
   }
 }
 
+variable "worker_event_age_seconds" {
+  description = "How long Lambda keeps a worker's asynchronous event (queued or between retries) before giving up on it; the runs' deadlines count on it."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.worker_event_age_seconds >= 60 && var.worker_event_age_seconds <= 21600 && floor(var.worker_event_age_seconds) == var.worker_event_age_seconds
+    error_message = "worker_event_age_seconds is a whole number of seconds from 60 to 21600 (6 hours), as Lambda allows."
+  }
+}
+
+variable "results_batch_size" {
+  description = "The most destination records the recorder receives from the results queue in one invocation."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.results_batch_size >= 1 && var.results_batch_size <= 10000 && floor(var.results_batch_size) == var.results_batch_size
+    error_message = "results_batch_size is a whole number from 1 to 10000."
+  }
+}
+
+variable "results_batching_window_seconds" {
+  description = "How long the results queue's mapping gathers records before invoking the recorder (unless the batch fills first). Longer means fuller batches and fewer recorder invocations; a run's end is known up to this much later."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.results_batching_window_seconds >= 0 && var.results_batching_window_seconds <= 300 && floor(var.results_batching_window_seconds) == var.results_batching_window_seconds
+    error_message = "results_batching_window_seconds is a whole number from 0 to 300."
+  }
+  validation {
+    condition     = var.results_batch_size <= 10 || var.results_batching_window_seconds >= 1
+    error_message = "AWS requires a batching window of at least 1 second when results_batch_size is over 10."
+  }
+}
+
+variable "recorder_max_concurrency" {
+  description = "The most recorder invocations the results queue's mapping runs at once. Ten record about 29,000 results a second (bench/RESULTS.md); each takes one of the account's concurrency while it runs."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.recorder_max_concurrency >= 2 && var.recorder_max_concurrency <= 1000 && floor(var.recorder_max_concurrency) == var.recorder_max_concurrency
+    error_message = "recorder_max_concurrency is a whole number from 2 to 1000, as SQS event sources allow."
+  }
+}
+
+variable "results_max_receive_count" {
+  description = "How often a destination record may come back from the recorder before it goes to the results DLQ."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.results_max_receive_count >= 1 && var.results_max_receive_count <= 1000 && floor(var.results_max_receive_count) == var.results_max_receive_count
+    error_message = "results_max_receive_count is a whole number from 1 to 1000."
+  }
+}
+
+variable "sweep_schedule" {
+  description = "When EventBridge invokes the sweeper, which ends runs past their deadline: rate(...) or cron(...)."
+  type        = string
+  default     = "rate(1 minute)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.sweep_schedule))
+    error_message = "sweep_schedule is an EventBridge schedule expression: rate(...) or cron(...)."
+  }
+}
+
 variable "publisher_memory_mb" {
   description = "Memory of the publisher; CPU grows with it, and a publisher is CPU-bound while it invokes."
   type        = number
@@ -120,7 +190,7 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "A customer managed KMS key for the buckets, the ledger, the queue and the logs. Null uses AWS managed encryption."
+  description = "A customer managed KMS key for the buckets, the ledger, the queues and the logs. Null uses AWS managed encryption."
   type        = string
   default     = null
 }

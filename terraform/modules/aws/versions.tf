@@ -1,6 +1,7 @@
 terraform {
-  # 1.7 brings mock providers to `terraform test`; optional() object attributes need 1.3.
-  required_version = ">= 1.7"
+  # 1.9 lets a variable's validation read another variable (the results batching window
+  # and batch size); mock providers in `terraform test` need 1.7.
+  required_version = ">= 1.9"
 
   required_providers {
     aws = {

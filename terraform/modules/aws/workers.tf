@@ -1,5 +1,6 @@
 # Worker functions: every one sends each invocation's result, success or failure, to the
-# recorder, and Lambda retries a failed job as often as its group's max_attempts says.
+# results queue (results.tf), and Lambda retries a failed job as often as its group's
+# max_attempts says.
 
 locals {
   deployed_workers = { for name, w in var.workers : name => w if w.function_name == null }
@@ -13,16 +14,18 @@ locals {
   worker_statements = concat(
     [
       {
-        Sid      = "ResultsToRecorder"
+        # Lambda sends the destination records with the worker's own role.
+        Sid      = "ResultsToQueue"
         Effect   = "Allow"
-        Action   = "lambda:InvokeFunction"
-        Resource = local.arn.recorder
+        Action   = "sqs:SendMessage"
+        Resource = local.arn.results_queue
       },
       {
-        # publishers.worker claims each (run, job) in the ledger, so a duplicate runs once.
-        Sid      = "ClaimJobs"
+        # publishers.worker claims each (run, job) in the ledger, so a duplicate runs once,
+        # and as an sqs: target's consumer records each result itself.
+        Sid      = "ClaimAndRecordJobs"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
         Resource = local.arn.ledger_table
       },
       {
@@ -83,7 +86,7 @@ resource "aws_cloudwatch_log_group" "worker" {
 resource "aws_lambda_function" "worker" {
   # checkov:skip=CKV_AWS_50:The run ledger records each job's result; tracing is the worker author's choice.
   # checkov:skip=CKV_AWS_115:Set reserved_concurrency per worker in var.workers when a downstream needs protecting.
-  # checkov:skip=CKV_AWS_116:Each result, failures included, goes to the recorder through destinations; the ledger is the dead-letter record and `runs redrive` replays it.
+  # checkov:skip=CKV_AWS_116:Each result, failures included, goes to the results queue through destinations (and from there to the ledger); the ledger is the dead-letter record and `runs redrive` replays it.
   # checkov:skip=CKV_AWS_117:Whether a worker needs a VPC depends on what it calls; attach one to your own function if it does.
   # checkov:skip=CKV_AWS_173:Environment values are the worker author's; set kms_key_arn to encrypt them with your key.
   # checkov:skip=CKV_AWS_272:The code is zipped from source_dir at apply time by Terraform.
@@ -112,14 +115,14 @@ resource "aws_lambda_function_event_invoke_config" "worker" {
   for_each                     = var.workers
   function_name                = local.worker_names[each.key]
   maximum_retry_attempts       = each.value.max_attempts - 1
-  maximum_event_age_in_seconds = 21600
+  maximum_event_age_in_seconds = var.worker_event_age_seconds
 
   destination_config {
     on_success {
-      destination = aws_lambda_function.core["recorder"].arn
+      destination = aws_sqs_queue.results.arn
     }
     on_failure {
-      destination = aws_lambda_function.core["recorder"].arn
+      destination = aws_sqs_queue.results.arn
     }
   }
 

@@ -69,3 +69,19 @@ run "iam_mode_is_refused_because_logic_apps_cannot_sign" {
   }
   expect_failures = [var.auth_mode]
 }
+
+run "the_results_path_reaches_the_outputs_config_from_terraform_reads" {
+  command = plan
+  variables {
+    auth_mode = "user_agent"
+  }
+
+  assert {
+    condition     = output.sweeper_function == "acme-cronbridge-sweeper" && output.event_age_seconds == 21600 && output.recording_delay_seconds == 362
+    error_message = "the sweeper and the deadlines' inputs pass through to the root module's outputs"
+  }
+  assert {
+    condition     = output.recorder_function == "acme-cronbridge-recorder"
+    error_message = "the recorder stays an output, for `cronbridge doctor`"
+  }
+}

@@ -1,4 +1,6 @@
-# The functions, the one notification, the workers' destinations and every role's rights.
+# The functions, the one notification, the workers' retries and every role's rights.
+# The results path (queue, mapping, destinations), the sweeper and the alarms are in
+# results.tftest.hcl.
 
 mock_provider "aws" {
   source = "../../testing/aws"
@@ -46,6 +48,7 @@ run "functions_run_the_handlers_with_the_deployment_environment" {
       dispatcher = "bridge.lambdas.dispatcher.handler"
       publisher  = "publishers.lambdas.publisher.handler"
       recorder   = "bridge.lambdas.recorder.handler"
+      sweeper    = "bridge.lambdas.sweeper.handler"
     }
     error_message = "the handler paths are the ones the AWS runtime fixes"
   }
@@ -55,32 +58,40 @@ run "functions_run_the_handlers_with_the_deployment_environment" {
   }
   assert {
     condition = alltrue([for f in aws_lambda_function.core : f.environment[0].variables == tomap({
-      CRONBRIDGE_STATE_BUCKET       = "acme-cb-state"
-      CRONBRIDGE_TRIGGER_BUCKET     = "acme-cb-triggers"
-      CRONBRIDGE_LEDGER_TABLE       = "acme-cb-ledger"
-      CRONBRIDGE_PUBLISHER_FUNCTION = "acme-cb-publisher"
+      CRONBRIDGE_STATE_BUCKET            = "acme-cb-state"
+      CRONBRIDGE_TRIGGER_BUCKET          = "acme-cb-triggers"
+      CRONBRIDGE_LEDGER_TABLE            = "acme-cb-ledger"
+      CRONBRIDGE_PUBLISHER_FUNCTION      = "acme-cb-publisher"
+      CRONBRIDGE_EVENT_AGE_SECONDS       = "21600"
+      CRONBRIDGE_RECORDING_DELAY_SECONDS = "362"
     })])
-    error_message = "every function gets the four variables bridge/aws/runtime.py reads"
+    error_message = "every function gets the variables bridge/aws/runtime.py reads; the recording delay is the 5 s window plus the 360 s visibility timeout"
   }
   assert {
     condition     = aws_lambda_function.core["publisher"].timeout == 900
     error_message = "a publisher hands its part to a continuation before Lambda's 15-minute limit"
   }
-}
-
-run "workers_report_to_the_recorder_and_retry_as_their_group_says" {
   assert {
-    condition = { for k, c in aws_lambda_function_event_invoke_config.worker : k => [c.function_name, c.maximum_retry_attempts] } == {
-      resize = ["image-resize", 1]
-      report = ["acme-cb-report", 0]
+    condition = { for k, f in aws_lambda_function.core : k => [f.memory_size, f.timeout] if k != "publisher" } == {
+      dispatcher = [256, 60]
+      recorder   = [512, 60]
+      sweeper    = [512, 300]
     }
-    error_message = "max_attempts - 1 retries, on the user's function or the one deployed here"
+    error_message = "the recorder has room for a 6 MB batch; the sweeper has five minutes"
   }
   assert {
-    condition = alltrue([for c in aws_lambda_function_event_invoke_config.worker :
-      c.destination_config[0].on_success[0].destination == aws_lambda_function.core["recorder"].arn &&
-    c.destination_config[0].on_failure[0].destination == aws_lambda_function.core["recorder"].arn])
-    error_message = "success and failure both go to the recorder"
+    condition     = aws_iam_role.core["sweeper"].name == "acme-cb-sweeper" && aws_cloudwatch_log_group.core["sweeper"].name == "/aws/lambda/acme-cb-sweeper"
+    error_message = "the sweeper has its own role and log group, like every core function"
+  }
+}
+
+run "workers_retry_as_their_group_says" {
+  assert {
+    condition = { for k, c in aws_lambda_function_event_invoke_config.worker : k => [c.function_name, c.maximum_retry_attempts, c.maximum_event_age_in_seconds] } == {
+      resize = ["image-resize", 1, 21600]
+      report = ["acme-cb-report", 0, 21600]
+    }
+    error_message = "max_attempts - 1 retries, on the user's function or the one deployed here, for up to worker_event_age_seconds"
   }
   assert {
     condition     = aws_lambda_function.worker["report"].reserved_concurrent_executions == 50 && !contains(keys(aws_lambda_function.worker), "resize")
@@ -88,7 +99,7 @@ run "workers_report_to_the_recorder_and_retry_as_their_group_says" {
   }
   assert {
     condition     = toset(values(aws_iam_role_policy.worker)[*].role) == toset(["image-resize-role", aws_iam_role.worker["report"].name])
-    error_message = "both workers' roles may send results to the recorder"
+    error_message = "both workers' roles get the worker policy"
   }
 }
 
@@ -99,7 +110,7 @@ run "core_functions_send_what_still_fails_to_the_dlq" {
     error_message = "two retries, then the DLQ"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.dlq_depth.dimensions == tomap({ QueueName = "acme-cb-dlq" }) && length(aws_cloudwatch_metric_alarm.errors) == 3
+    condition     = aws_cloudwatch_metric_alarm.dlq_depth.dimensions == tomap({ QueueName = "acme-cb-dlq" }) && toset(keys(aws_cloudwatch_metric_alarm.errors)) == toset(["dispatcher", "publisher", "recorder", "sweeper"])
     error_message = "alarms watch the DLQ and every function's errors"
   }
 }
@@ -133,15 +144,31 @@ run "each_role_is_allowed_only_what_its_code_calls" {
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.core["recorder"].policy).Statement : s.Action])) == toset([
       "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
-      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+      "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
     ])
-    error_message = "the recorder touches only the ledger (plus its own logs and failed events)"
+    error_message = "the recorder drains the results queue into the ledger (plus its own logs and failed events)"
   }
   assert {
-    condition = alltrue(flatten([for p in aws_iam_role_policy.core : [
-      for s in jsondecode(p.policy).Statement : s.Effect == "Allow" && !contains(flatten([s.Resource]), "*") && !anytrue([for a in flatten([s.Action]) : endswith(a, "*")])
-    ]]))
-    error_message = "no wildcard resource and no wildcard action in any role"
+    condition = { for name, p in aws_iam_role_policy.core : name => toset(flatten([for s in jsondecode(p.policy).Statement : s.Action if s.Resource == "arn:aws:dynamodb:eu-west-1:123456789012:table/acme-cb-ledger"])) } == {
+      dispatcher = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"])
+      publisher  = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
+      recorder   = toset(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
+      sweeper    = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
+    }
+    error_message = "each function may make exactly the ledger calls its code makes"
+  }
+  assert {
+    condition     = !anytrue([for p in concat(values(aws_iam_role_policy.core), values(aws_iam_role_policy.worker)) : strcontains(p.policy, "/index/")])
+    error_message = "only the CLI queries the by-group index: no function or worker is allowed it"
+  }
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.core["sweeper"].policy).Statement : [for a in flatten([s.Action]) : "${a} ${join(",", flatten([s.Resource]))}"] if !contains(["OwnLogs", "FailedEventsToDlq", "EndOverdueRuns"], s.Sid)])) == toset([
+      "s3:GetObject arn:aws:s3:::acme-cb-state/groups/*",
+      "s3:ListBucket arn:aws:s3:::acme-cb-state",
+      "lambda:InvokeFunction arn:aws:lambda:eu-west-1:123456789012:function:acme-cb-publisher",
+    ])
+    error_message = "besides the ledger, the sweeper reads the registry and invokes the publisher, nothing else"
   }
   assert {
     condition     = [for s in jsondecode(aws_iam_role_policy.core["dispatcher"].policy).Statement : s.Resource if s.Sid == "ReadTriggers"] == ["arn:aws:s3:::acme-cb-triggers/triggers/*"]
