@@ -35,6 +35,7 @@ from botocore.config import Config
 
 from bridge.aws.ledger import DynamoLedger
 from bridge.domain.controls import Controls
+from bridge.domain.cost import PRICES
 from bridge.domain.runs import RunState
 from bridge.sandbox import DeploymentNames, Sandbox
 from bridge.usecases.register import ListSource, register_group
@@ -234,10 +235,22 @@ def measure(lists: int = LISTS, per_list: int = PER_LIST) -> dict[str, Any]:
     total_wcu = sum(tally.write_units.values())
     hottest, hottest_wcu = tally.write_units.most_common(1)[0]
     core = {k: v for k, v in lambda_runs.items() if k != "worker"}
+    requests_per_job = {op: n / jobs for op, n in tally.requests.items()}
+    seconds_per_job = {k: v / jobs for k, v in lambda_seconds.items() if k != "worker"}
     return {
         "command": COMMAND,
         "jobs": jobs,
         "sandbox_seconds": round(seconds, 1),
+        "results_per_s": round(jobs / seconds, 1),
+        "recorder_seconds_per_result": round(seconds_per_job.get(names.recorder, 0.0), 6),
+        "cost_per_1m_jobs_usd": _cost_per_million(
+            requests_per_job,
+            {k: v / jobs for k, v in core.items()},
+            seconds_per_job,
+            total_wcu / jobs,
+            sum(tally.read_units.values()) / jobs,
+            names,
+        ),
         "requests_per_job": {op: round(n / jobs, 5) for op, n in sorted(tally.requests.items())},
         "lambda_invocations_per_job": {k: round(v / jobs, 5) for k, v in sorted(core.items())},
         "lambda_seconds_per_job": {
@@ -255,6 +268,41 @@ def measure(lists: int = LISTS, per_list: int = PER_LIST) -> dict[str, Any]:
         },
         "targets": TARGETS,
     }
+
+
+#: the module's memory per function (terraform/modules/aws/functions.tf)
+MEMORY_GB = {"dispatcher": 0.25, "publisher": 1.0, "recorder": 0.5, "sweeper": 0.5}
+
+
+def _cost_per_million(
+    requests: dict[str, float],
+    invocations: dict[str, float],
+    seconds: dict[str, float],
+    write_units: float,
+    read_units: float,
+    names: DeploymentNames,
+) -> dict[str, float]:
+    """What 1M jobs cost to orchestrate at the counts measured here and list prices
+    (bridge.domain.cost.PRICES), at the sandbox's pace of results. Lambda durations are
+    the sandbox's wall time, moto's own work included: an upper bound."""
+    p = PRICES
+    million = 1_000_000
+    memory = {getattr(names, role): gb for role, gb in MEMORY_GB.items()}
+    lines = {
+        "lambda requests": million * sum(invocations.values()) * p["lambda_request"],
+        "lambda duration": million
+        * sum(s * memory.get(f, 1.0) for f, s in seconds.items())
+        * p["lambda_gb_second_arm64"],
+        "sqs": million
+        * sum(n for op, n in requests.items() if op.startswith("sqs "))
+        * p["sqs_request"],
+        "dynamodb writes": million * write_units * p["dynamodb_write_unit"],
+        "dynamodb reads": million * read_units * p["dynamodb_read_unit"],
+        "s3": million
+        * (requests.get("s3 GET", 0) * p["s3_get"] + requests.get("s3 PUT", 0) * p["s3_put"]),
+    }
+    lines["total"] = sum(lines.values())
+    return {k: round(v, 4) for k, v in lines.items()}
 
 
 def _shown_key(pk: str) -> str:

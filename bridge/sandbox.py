@@ -246,7 +246,9 @@ class Sandbox:
             "CRONBRIDGE_DISPATCHER_FUNCTION": self.names.dispatcher,
             "CRONBRIDGE_RECORDER_FUNCTION": self.names.recorder,
             "CRONBRIDGE_SWEEPER_FUNCTION": self.names.sweeper,
-            "CRONBRIDGE_RECORDING_DELAY_SECONDS": str(self._results_window + self._results_visibility),
+            "CRONBRIDGE_RECORDING_DELAY_SECONDS": str(
+                self._results_window + self._results_visibility
+            ),
             **self.names.settings().to_env(),
         }
         if self._event_age is not None:

@@ -247,7 +247,7 @@ def test_dropped_records_a_killed_recorder_and_redelivered_batches_on_the_aws_pa
     faults = Faults(seed=5, publisher=names.publisher, drop_record=0.01, duplicate_record=0.05)
     service = functools.partial(FaultyLambda, faults=faults)
     sandbox = Sandbox(
-        {"worker": "sample_workers:effect_aws"},
+        {"worker": "sample_workers:effect_aws_lossy"},
         names=names,
         retry_delay=0.01,
         service=service,

@@ -15,8 +15,9 @@ from bridge.domain.deadlines import Timing
 from bridge.domain.plan import PublisherUnit
 from bridge.domain.results import destination_record, parse_destination_record
 from bridge.domain.runs import RunState
+from bridge.domain.tally import Tally
 from bridge.domain.triggers import TriggerEvent
-from bridge.exceptions import GroupNotFound, InvalidTrigger
+from bridge.exceptions import GroupNotFound, InvalidInput, InvalidTrigger
 from bridge.local.home import Home
 from bridge.local.ledger import SqliteLedger
 from bridge.local.registry import FileRegistry
@@ -598,3 +599,18 @@ def test_bad_records_in_a_batch_are_rejected_and_never_fail_their_neighbours(
     assert outcome.response() == {"batchItemFailures": []}
     assert len(outcome.rejected) == 2 and outcome.report.unknown == 1
     assert outcome.report.finished == ["g.20261122T030000Z"]
+
+
+def test_a_failed_run_without_stored_results_is_not_redriven(world: World) -> None:
+    """A run an older version recorded has its counts but none of its results here."""
+    world.register({"a": 2})
+    outcome = world.trigger(world.event(SLOT))
+    before = world.ledger.get_run(outcome.run_id)
+    assert before is not None
+    world.ledger.finish_run(
+        outcome.run_id, 1, RunState.FAILED, Tally(2, 1, 1, 0, None), world.clock.now()
+    )
+    with pytest.raises(InvalidInput, match="no failed or lost job in the ledger"):
+        world.redrive(outcome.run_id)
+    after = world.ledger.get_run(outcome.run_id)
+    assert after is not None and (after.state, after.attempt) == (RunState.FAILED, 1)

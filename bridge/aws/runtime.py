@@ -3,8 +3,8 @@
 Terraform sets `CRONBRIDGE_STATE_BUCKET`, `CRONBRIDGE_TRIGGER_BUCKET`,
 `CRONBRIDGE_LEDGER_TABLE` and `CRONBRIDGE_PUBLISHER_FUNCTION`, and may set
 `CRONBRIDGE_EVENT_AGE_SECONDS` (the workers' maximum event age, 6 hours by default) and
-`CRONBRIDGE_RECORDING_DELAY_SECONDS` (the results queue's batching window plus the
-recorder's timeout); boto3 itself reads `AWS_REGION` and `AWS_ENDPOINT_URL` (and
+`CRONBRIDGE_RECORDING_DELAY_SECONDS` (the results queue's batching window plus its
+visibility timeout); boto3 itself reads `AWS_REGION` and `AWS_ENDPOINT_URL` (and
 per-service `AWS_ENDPOINT_URL_<SERVICE>`).
 """
 

@@ -32,7 +32,9 @@ class Timing:
     """What the runtime adds to a group's own controls."""
 
     event_age: float = LAMBDA_EVENT_AGE
-    recording_delay: float = 360.0  # results queue batching window + a recorder's timeout
+    #: the results queue's batching window, plus its visibility timeout: how late a
+    #: result reaches the ledger when its first batch failed
+    recording_delay: float = 362.0
     retry_waits: tuple[float, ...] = LAMBDA_RETRY_WAITS
 
 

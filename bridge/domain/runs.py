@@ -99,9 +99,7 @@ class Run:
         """Whether it still counts as running for its group's overlap control: until its
         first deadline, not while its lost jobs are being sent once more."""
         return (
-            self.state is RunState.RUNNING
-            and not self.overdue(now)
-            and self.resent < self.attempt
+            self.state is RunState.RUNNING and not self.overdue(now) and self.resent < self.attempt
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -31,21 +31,22 @@ def log_decision(event: str, **fields: Any) -> None:
     _log.info(event, extra=fields)
 
 
-def log_metrics(**values: int) -> None:
+def log_metrics(table: str, **values: int) -> None:
     """One embedded-metric-format log line (`_aws` at its top level): CloudWatch turns
-    it into metrics of the `cronbridge` namespace, with no PutMetricData call (and no
-    permission for one)."""
+    it into metrics of the `cronbridge` namespace, per ledger table (so deployments in one
+    account keep apart), with no PutMetricData call (and no permission for one)."""
     line: dict[str, Any] = {
         "_aws": {
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [
                 {
                     "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [[]],
+                    "Dimensions": [["LedgerTable"]],
                     "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
                 }
             ],
         },
+        "LedgerTable": table,
         **values,
     }
     _log.info("metrics", extra=line)

@@ -29,7 +29,8 @@ __all__ = ["handler", "make_handler"]
 
 def make_handler(get_runtime: Callable[[], AwsRuntime]) -> Callable[[Any, Any], dict[str, Any]]:
     def record(event: Any, context: Any) -> dict[str, Any]:
-        outcome = record_destination_batch(event, ledger=get_runtime().ledger)
+        runtime = get_runtime()
+        outcome = record_destination_batch(event, ledger=runtime.ledger)
         report = outcome.report
         for message_id, why in outcome.rejected:
             log_decision("record rejected", message_id=message_id, reason=why)
@@ -45,6 +46,7 @@ def make_handler(get_runtime: Callable[[], AwsRuntime]) -> Callable[[Any, Any], 
             finished=report.finished,
         )
         log_metrics(
+            runtime.settings.ledger_table,
             ResultsCounted=report.counted,
             ResultsRejected=len(outcome.rejected) + report.unknown,
         )

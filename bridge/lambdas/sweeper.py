@@ -4,6 +4,8 @@ For each running run past its deadline it sends the jobs without a result once m
 or, past the second deadline, records them as `lost` and ends the run (see
 bridge.usecases.sweep). It reports `OverdueRuns` and `LostJobs` as CloudWatch metrics
 (embedded in its log, so no extra permission is needed); the module alarms on them.
+Two sweeps at once (a schedule may fire twice) are safe: a resend's leaves skip parts
+already sent in that round, and a job recorded lost twice is one job.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def make_handler(get_runtime: Callable[[], AwsRuntime]) -> Callable[[Any, Any], 
         for action in actions:
             log_decision("overdue run " + action.action, run=action.run_id, jobs=action.jobs)
         lost = sum(a.jobs for a in actions if a.action == "lost")
-        log_metrics(OverdueRuns=len(actions), LostJobs=lost)
+        log_metrics(runtime.settings.ledger_table, OverdueRuns=len(actions), LostJobs=lost)
         return {"overdue": len(actions), "lost": lost}
 
     return sweep

@@ -126,6 +126,9 @@ class LocalRuntime:
         if self._sweeper is not None:
             self._sweeper.join(timeout=10)
         self.lambdas.close()
+        # Results already in the queue are recorded before stopping, if that is quick;
+        # any left are sent again by the next start's resume.
+        self.results.wait_empty(5.0)
         self.poller.stop()
         self._http.close()
         self.ledger.close()

@@ -56,6 +56,11 @@ def redrive_run(
                 hint="wait for it to finish" if run.state is RunState.RUNNING else None,
             )
         redo = _unsucceeded(ledger, run, attempt_below=run.attempt + 1)
+        if not redo:
+            raise InvalidInput(
+                f"run {run_id} has no failed or lost job in the ledger to send again",
+                hint="a run recorded by a version before result chunks cannot be redriven",
+            )
         attempt = run.attempt + 1
         ledger.put_send_sets(run_id, attempt, REDRIVE, _send_sets(redo, manifest))
         succeeded = run.total - len(redo)

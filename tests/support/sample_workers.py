@@ -87,3 +87,4 @@ def _effect(payload: Any, job: Any) -> dict[str, str]:
 # as a Lambda container would, so the local and the AWS suites must not share one.
 effect_local = cronbridge_worker(_effect)
 effect_aws = cronbridge_worker(_effect)
+effect_aws_lossy = cronbridge_worker(_effect)  # its own sandbox, so its own claim store
