@@ -76,7 +76,7 @@ def measure() -> dict[str, Any]:
                     sent = time.perf_counter()
                     client.put(f"{server.url}/b/triggers/one", content=body, headers=headers)
                     latencies.append((STARTED.get(timeout=30) - sent) * 1000)
-                    runtime.lambdas.wait_idle(30)
+                    runtime.wait_idle(30)
         finally:
             server.stop()
             runtime.close()

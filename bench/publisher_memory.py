@@ -49,6 +49,7 @@ def publish_all(source: str, home: Path, group: str) -> dict[str, Any]:
     from bridge.domain.triggers import TriggerEvent
     from bridge.local.ledger import SqliteLedger
     from bridge.ports import SystemClock
+    from bridge.domain.deadlines import Timing
     from bridge.usecases.dispatch import handle_trigger
     from publishers.publish import run_publisher_unit
 
@@ -57,7 +58,9 @@ def publish_all(source: str, home: Path, group: str) -> dict[str, Any]:
     clock = SystemClock()
     inline, sink = _Inline(), _CountingSink()
     event = TriggerEvent("b", f"triggers/{group}", b"", clock.now(), sequencer="01")
-    handle_trigger(event, registry=registry, ledger=ledger, publishers=inline, clock=clock)
+    handle_trigger(
+        event, registry=registry, ledger=ledger, publishers=inline, clock=clock, timing=Timing()
+    )
     units = 0
     while inline.pending:
         unit = inline.pending.pop()

@@ -12,7 +12,7 @@ from bridge.cli.progress import summary_line, watch_run
 from bridge.domain.results import JobStatus
 from bridge.domain.runs import Run, RunState
 from bridge.domain.triggers import format_time
-from bridge.exceptions import RunNotFound
+from bridge.exceptions import InvalidInput, RunNotFound
 from bridge.ports import Ledger, SystemClock
 from bridge.usecases.control import cancel_run, resume_run
 from bridge.usecases.jobs import job_results
@@ -96,6 +96,41 @@ def show(
                 r.ref.list_name, r.ref.job_id, r.status.value, str(r.tries), r.error.split("\n")[0]
             )
         out.print(table)
+
+
+@runs.command("jobs")
+def jobs(
+    run_id: str,
+    status: Annotated[
+        str | None, typer.Option(help="Only jobs whose result is succeeded, failed or lost.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, by list and job id.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """A run's jobs: each one's result, tries, duration, error and what it returned."""
+    if status is not None and status not in {s.value for s in JobStatus}:
+        raise InvalidInput(
+            f"--status must be one of {', '.join(s.value for s in JobStatus)}, not {status!r}"
+        )
+    found = job_results(_ledger(), run_id, status, limit)
+    if as_json:
+        print_json([r.to_dict() for r in found])
+        return
+    if not found:
+        out.print(
+            f"no {status + ' ' if status else ''}job results for run {run_id} yet", markup=False
+        )
+        return
+    table = Table("list", "job", "status", "tries", "ms", "returned / error")
+    for r in found:
+        shown = r.error.split("\n")[0] if r.error else (r.output or "")
+        if r.truncated:
+            shown += " (cut)"
+        duration = "" if r.duration_ms is None else f"{r.duration_ms:,.0f}"
+        table.add_row(
+            r.ref.list_name, r.ref.job_id, r.status.value, str(r.tries), duration, shown[:80]
+        )
+    out.print(table)
 
 
 @runs.command("watch")

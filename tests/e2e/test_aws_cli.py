@@ -32,6 +32,8 @@ class SandboxProcess:
                 "worker=sample_workers:note",
                 "--function",
                 "fragile=sample_workers:fail_while_broken",
+                "--function",
+                "gated=sample_workers:wait_for_gate",
             ],
             self.env,
             tmp_path,
@@ -160,6 +162,22 @@ def test_register_curl_and_watch_against_the_aws_code_path(
     assert "5 succeeded, 0 failed of 5" in redrive.stdout
     missing = sandbox.cli("trigger", "nope")
     assert missing.returncode == 2 and "group 'nope' is not registered" in missing.stderr
+
+    # Cancel and resume: the first job holds the (one-at-a-time) emulator until the gate
+    # opens, so the run is certainly running when it is cancelled.
+    gated = write_jobs(tmp_path / "g.jsonl", numbered_jobs("g", 300))
+    made = sandbox.cli(
+        "groups", "register", "c", "--target", "lambda:gated", "--list", f"a={gated}"
+    )
+    assert made.returncode == 0, made.stderr
+    fired = json.loads(sandbox.cli("trigger", "c", "--json").stdout)
+    cancelled = sandbox.cli("runs", "cancel", fired["run"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert f"run {fired['run']} cancelled" in cancelled.stdout
+    (tmp_path / "evidence" / "gate").touch()
+    resumed = sandbox.cli("runs", "resume", fired["run"], "--wait")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "300 succeeded, 0 failed of 300" in resumed.stdout
 
 
 def test_config_from_terraform_reads_real_terraform_outputs(tmp_path: Path) -> None:

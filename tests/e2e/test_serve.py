@@ -248,6 +248,15 @@ def test_trigger_wait_shows_progress_and_a_summary(serve: Serve, tmp_path: Path)
         "decision": "duplicate",
         "reason": "run exists",
     }
+    jobs = json.loads(serve.cli("runs", "jobs", "g.20261122T050000Z", "--json").stdout)
+    assert len(jobs) == 50 and jobs[0]["job"] == "a-0"
+    assert {(j["status"], j["tries"], j["output"]) for j in jobs[:1]} == {("succeeded", 1, '"a-0"')}
+    shown = serve.cli("runs", "jobs", "g.20261122T050000Z", "--status", "lost")
+    assert shown.returncode == 0 and "no lost job results" in shown.stdout
+    wrong = serve.cli("runs", "jobs", "g.20261122T050000Z", "--status", "nope")
+    assert (
+        wrong.returncode == 2 and "--status must be one of succeeded, failed, lost" in wrong.stderr
+    )
 
 
 def test_serve_prints_the_endpoint_and_the_secret(serve: Serve) -> None:
