@@ -64,6 +64,19 @@ from bridge.domain.cost import PRICES, WorkerProfile, estimate, orchestration_pe
 from bridge.domain.groups import GroupManifest, ListManifest, plan_parts
 
 COMMAND = "python -m bench.model"
+#: every published limit the model applies, with where it is published
+SOURCES = {
+    "a function adds 1,000 environments every 10 s, up to the account's concurrency": "https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html",
+    "invocation requests: at most 10 x the account's concurrency a second": "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
+    "an asynchronous event waits at most 6 hours": "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-configuring.html",
+    "an SQS event source starts with 5 concurrent batches, adds 300 a minute, up to 1,250": "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html",
+    "an SQS event source's maximum concurrency: 2 to 1,000": "https://docs.aws.amazon.com/lambda/latest/dg/API_ScalingConfig.html",
+    "a batch: at most 10,000 records over at most 300 s, and 6 MB": "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html",
+    "DynamoDB: 1,000 write units a second per partition": "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html",
+    "a new on-demand table: 4,000 writes a second until warmed": "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/pre-warming-on-demand-capacity-mode.html",
+    "a Distributed Map: at most 10,000 child workflows at once": "https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html",
+    "a function runs at most 15 minutes": "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
+}
 SIZES = (10_000, 100_000, 1_000_000)
 CONCURRENCIES = (1_000, 10_000)
 APPROACHES = ("cronbridge", "step_functions_distributed_map", "single_publisher")
@@ -398,6 +411,7 @@ def model(
                 "single_publisher": single,
             }
     return {
+        "sources": SOURCES,
         "limits": asdict(lim),
         "measured": asdict(m),
         "setup": asdict(st),

@@ -46,10 +46,10 @@ class _Inline:
 
 def publish_all(source: str, home: Path, group: str) -> dict[str, Any]:
     """In the measured process: trigger the group and publish every job of its run."""
+    from bridge.domain.deadlines import Timing
     from bridge.domain.triggers import TriggerEvent
     from bridge.local.ledger import SqliteLedger
     from bridge.ports import SystemClock
-    from bridge.domain.deadlines import Timing
     from bridge.usecases.dispatch import handle_trigger
     from publishers.publish import run_publisher_unit
 

@@ -225,6 +225,10 @@ def report(results: dict[str, Any]) -> str:
     big = results["model"]["1000000@10000"]["cronbridge"]
     lines += [
         "",
+        "The limits it applies, and where each is published:",
+        "",
+        *[f"- {limit}: {url}" for limit, url in model.SOURCES.items()],
+        "",
         f"1M jobs at 10,000 concurrency: cronbridge's run ends at {big['run_ended_s']} s, "
         f"{big['ended_over_bound']}x the {big['lambda_scaling_bound_s']} s that Lambda's scaling "
         "alone allows (every job invoked at once, every result recorded at once).",
