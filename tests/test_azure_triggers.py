@@ -4,6 +4,7 @@ requests (method, path, api-version) and the workflow definition they carry."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,14 +17,18 @@ from bridge.exceptions import InvalidInput
 from bridge.local.home import Home
 from triggers.azure import (
     API_VERSION,
+    DEFAULT_PREFIX,
+    SCHEDULED_TIME,
     Recurrence,
     TriggerWorkflows,
     parse_every,
     workflow_definition,
+    workflow_name,
 )
 
 SECRET = "user-agent-secret-value"
 TRIGGER_URL = "https://acme-triggers.s3.eu-west-1.amazonaws.com/triggers/nightly"
+MODULE = Path(__file__).resolve().parents[1] / "terraform" / "modules" / "azure_trigger"
 
 
 class FakeCredential:
@@ -75,9 +80,9 @@ class RecordingTransport(HttpTransport):
         return _Response(request, status, body)
 
 
-def workflows(transport: RecordingTransport) -> TriggerWorkflows:
+def workflows(transport: RecordingTransport, prefix: str = DEFAULT_PREFIX) -> TriggerWorkflows:
     return TriggerWorkflows(
-        LogicManagementClient(FakeCredential(), "sub-1", transport=transport), "rg-cron"
+        LogicManagementClient(FakeCredential(), "sub-1", transport=transport), "rg-cron", prefix
     )
 
 
@@ -128,7 +133,7 @@ def test_deploy_puts_one_workflow_with_the_schedule_and_the_secret_as_a_secure_p
     assert action["inputs"]["method"] == "PUT" and action["inputs"]["uri"] == TRIGGER_URL
     assert action["inputs"]["headers"]["User-Agent"] == "@parameters('userAgent')"
     assert action["inputs"]["body"] == {
-        "scheduled_time": "@{trigger().scheduledTime}",
+        "scheduled_time": "@{coalesce(trigger()?['scheduledTime'], trigger().startTime)}",
         "source": "azure-logic-apps",
     }
     assert (
@@ -136,6 +141,35 @@ def test_deploy_puts_one_workflow_with_the_schedule_and_the_secret_as_a_secure_p
         and action["inputs"]["retryPolicy"]["count"] == 4
     )
     assert action["runtimeConfiguration"] == {"secureData": {"properties": ["inputs", "outputs"]}}
+
+
+def test_the_slot_time_falls_back_to_when_the_trigger_fired() -> None:
+    """A run started by hand has no scheduledTime, and an empty scheduled_time is refused
+    by the dispatcher: the body names the slot, or else the time the trigger fired."""
+    assert SCHEDULED_TIME == "@{coalesce(trigger()?['scheduledTime'], trigger().startTime)}"
+    definition = workflow_definition(TRIGGER_URL, Recurrence("Minute", 5))
+    body = definition["actions"]["Put_trigger"]["inputs"]["body"]
+    assert body["scheduled_time"] == SCHEDULED_TIME
+    assert json.dumps(definition).count("scheduledTime") == 1  # nowhere without the fallback
+
+
+def test_the_terraform_module_deploys_this_very_definition() -> None:
+    """The module's own `terraform test` compares its rendered definition with this same
+    file (terraform/modules/azure_trigger/tests/nightly.definition.json), so a change to
+    either side that the other does not share fails one of the two."""
+    fixture = json.loads((MODULE / "tests" / "nightly.definition.json").read_text())
+    tftest = (MODULE / "tests" / "logic_app.tftest.hcl").read_text()
+    assert 'file("tests/nightly.definition.json")' in tftest
+    assert 'trigger_url         = "https://acme-cb-triggers.s3.eu-west-1.amazonaws.com"' in tftest
+    assert (
+        'nightly = { frequency = "Day", hours = [3], minutes = [0], time_zone = "Tokyo Standard Time" }'
+        in tftest
+    )
+    python = workflow_definition(
+        "https://acme-cb-triggers.s3.eu-west-1.amazonaws.com/triggers/nightly",
+        parse_every("1d", at=["03:00"], time_zone="Tokyo Standard Time"),
+    )
+    assert python == fixture
 
 
 def test_list_shows_only_the_workflows_that_fire_groups() -> None:
@@ -147,6 +181,18 @@ def test_list_shows_only_the_workflows_that_fire_groups() -> None:
     assert transport.requests[0].url == f"{BASE}?api-version={API_VERSION}"
 
 
+def test_list_keeps_to_its_own_prefix_in_a_shared_resource_group() -> None:
+    theirs = {**WORKFLOW, "name": "acme-nightly"}
+    ours = {**WORKFLOW, "name": "ops-nightly"}
+    answer = (200, {"value": [WORKFLOW, theirs, ours]})
+    assert [wf.name for _, wf in workflows(RecordingTransport(answer), "ops").list()] == [
+        "ops-nightly"
+    ]
+    assert [wf.name for _, wf in workflows(RecordingTransport(answer)).list()] == [
+        "cronbridge-nightly"
+    ]
+
+
 def test_delete_removes_the_groups_workflow() -> None:
     transport = RecordingTransport((200, None))
     workflows(transport).delete("nightly")
@@ -154,6 +200,47 @@ def test_delete_removes_the_groups_workflow() -> None:
         "DELETE",
         f"{BASE}/cronbridge-nightly?api-version={API_VERSION}",
     )
+
+
+def test_a_prefix_names_the_workflow_it_deploys_and_deletes() -> None:
+    transport = RecordingTransport((200, {**WORKFLOW, "name": "ops-nightly"}), (200, None))
+    prefixed = workflows(transport, "ops")
+    prefixed.deploy(
+        "nightly",
+        location="westeurope",
+        trigger_url=TRIGGER_URL,
+        user_agent=SECRET,
+        recurrence=Recurrence("Hour", 1),
+    )
+    prefixed.delete("nightly")
+    assert [(r.method, r.url) for r in transport.requests] == [
+        ("PUT", f"{BASE}/ops-nightly?api-version={API_VERSION}"),
+        ("DELETE", f"{BASE}/ops-nightly?api-version={API_VERSION}"),
+    ]
+    assert json.loads(transport.requests[0].body)["tags"] == {"cronbridge-group": "nightly"}
+
+
+def test_workflow_names() -> None:
+    assert DEFAULT_PREFIX == "cronbridge"
+    assert workflow_name("nightly") == "cronbridge-nightly"
+    assert workflow_name("nightly", "acme-cb") == "acme-cb-nightly"
+    assert workflow_name("g", "a" * 42) == "a" * 42 + "-g"
+
+
+@pytest.mark.parametrize(
+    ("group", "prefix", "words"),
+    [
+        ("nightly", "", "--prefix"),
+        ("nightly", "Acme", "--prefix"),
+        ("nightly", "acme-", "--prefix"),
+        ("nightly", "a" * 43, "--prefix"),
+        ("Nightly", "acme", "group"),
+        ("n" * 63, "a" * 20, "80"),
+    ],
+)
+def test_bad_workflow_names_say_what_is_wrong(group: str, prefix: str, words: str) -> None:
+    with pytest.raises(InvalidInput, match=words):
+        workflow_name(group, prefix)
 
 
 @pytest.mark.parametrize(
@@ -224,3 +311,13 @@ def test_cli_says_what_is_missing_before_touching_azure(
     assert code == 2 and "no Azure subscription given" in err and SECRET not in err
     code = run_app([*DEPLOY, "--every", "soon"])
     assert code == 2 and "--every 'soon'" in capsys.readouterr().err
+    code = run_app([*DEPLOY, "--every", "1d", "--prefix", "Bad_Prefix"])
+    assert code == 2 and "--prefix 'Bad_Prefix'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["list"], ["delete", "nightly"]])
+def test_cli_refuses_a_bad_prefix_before_touching_azure(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    code = run_app(["azure", *command, "--resource-group", "rg", "--prefix", "-x"])
+    assert code == 2 and "--prefix '-x'" in capsys.readouterr().err

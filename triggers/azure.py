@@ -5,11 +5,16 @@ One Consumption Logic App per group: a Recurrence trigger, and an HTTP action th
 the slot's scheduled time. Azure Scheduler, which the original design used, was retired
 on 2022-01-31 (its SDK `azure-mgmt-scheduler` is inactive); Logic Apps replaced it.
 
-`@{trigger().scheduledTime}` is the time the Recurrence trigger was scheduled to fire:
-a run may start up to a minute off its schedule, but this value names the slot, so the
+The body's `scheduled_time` is SCHEDULED_TIME: the time the Recurrence trigger was
+scheduled to fire (`scheduledTime`), or, when the trigger has none (a run started by
+hand from the portal), the time the trigger fired (`startTime`). A scheduled run may
+start up to a minute off its schedule, but `scheduledTime` names the slot, so the
 dispatcher derives one run id per slot whatever the drift or retries. (Microsoft's
-expression reference does not describe the property; the runtime's own error text lists
-the trigger object's properties as name, startTime, endTime, scheduledTime, ….)
+expression reference does not describe `scheduledTime`; the runtime's own error text
+lists the trigger object's properties as name, startTime, endTime, scheduledTime, ….)
+
+The Terraform module `terraform/modules/azure_trigger` deploys this same definition, in
+one write with the secret, as an ARM template; tests compare the two.
 """
 
 from __future__ import annotations
@@ -24,10 +29,14 @@ from bridge.exceptions import InvalidInput
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_PREFIX",
     "DEFINITION_SCHEMA",
+    "GROUP_TAG",
+    "SCHEDULED_TIME",
     "Recurrence",
     "TriggerWorkflows",
     "parse_every",
+    "validate_prefix",
     "workflow_definition",
     "workflow_name",
 ]
@@ -35,6 +44,14 @@ __all__ = [
 API_VERSION = "2019-05-01"
 DEFINITION_SCHEMA = "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#"
 GROUP_TAG = "cronbridge-group"
+# Logic Apps are named <prefix>-<group>; the Terraform module's name_prefix has the same
+# default and the same rule, so two deployments can share a resource group.
+DEFAULT_PREFIX = "cronbridge"
+_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,40}[a-z0-9])?")
+_MAX_NAME = 80  # a Consumption logic app's name, at most
+# The slot the trigger fired for; a run started by hand has no scheduledTime, and then
+# the time it fired names it instead.
+SCHEDULED_TIME = "@{coalesce(trigger()?['scheduledTime'], trigger().startTime)}"
 _FREQUENCIES = {"m": "Minute", "h": "Hour", "d": "Day", "w": "Week"}
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _AT = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -105,8 +122,24 @@ def parse_every(
     )
 
 
-def workflow_name(group: str) -> str:
-    return f"cronbridge-{validate_group_name(group)}"
+def validate_prefix(prefix: str) -> str:
+    if not isinstance(prefix, str) or _PREFIX.fullmatch(prefix) is None:
+        raise InvalidInput(
+            f"--prefix {prefix!r} must be 1-42 characters of a-z, 0-9 and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return prefix
+
+
+def workflow_name(group: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """`<prefix>-<group>`: the Logic App that fires GROUP."""
+    name = f"{validate_prefix(prefix)}-{validate_group_name(group)}"
+    if len(name) > _MAX_NAME:
+        raise InvalidInput(
+            f"Logic App name {name!r} is {len(name)} characters; Azure allows {_MAX_NAME}",
+            hint="use a shorter --prefix",
+        )
+    return name
 
 
 def workflow_definition(trigger_url: str, recurrence: Recurrence) -> dict[str, Any]:
@@ -128,10 +161,7 @@ def workflow_definition(trigger_url: str, recurrence: Recurrence) -> dict[str, A
                         "User-Agent": "@parameters('userAgent')",
                         "Content-Type": "application/json",
                     },
-                    "body": {
-                        "scheduled_time": "@{trigger().scheduledTime}",
-                        "source": "azure-logic-apps",
-                    },
+                    "body": {"scheduled_time": SCHEDULED_TIME, "source": "azure-logic-apps"},
                     "retryPolicy": {
                         "type": "exponential",
                         "count": 4,
@@ -153,11 +183,13 @@ class TriggerWorkflows:
 
     client: Any  # azure.mgmt.logic.LogicManagementClient
     resource_group: str
+    prefix: str = DEFAULT_PREFIX
     _models: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         from azure.mgmt.logic import models
 
+        validate_prefix(self.prefix)
         self._models = models
 
     def deploy(
@@ -180,14 +212,16 @@ class TriggerWorkflows:
             },
         )
         return self.client.workflows.create_or_update(
-            self.resource_group, workflow_name(group), workflow
+            self.resource_group, workflow_name(group, self.prefix), workflow
         )
 
     def list(self) -> Iterator[tuple[str, Any]]:
+        """The Logic Apps tagged with a group and named `<prefix>-<group>`: this
+        deployment's, not another's sharing the resource group."""
         for workflow in self.client.workflows.list_by_resource_group(self.resource_group):
             group = (workflow.tags or {}).get(GROUP_TAG)
-            if group:
+            if group and workflow.name == f"{self.prefix}-{group}":
                 yield group, workflow
 
     def delete(self, group: str) -> None:
-        self.client.workflows.delete(self.resource_group, workflow_name(group))
+        self.client.workflows.delete(self.resource_group, workflow_name(group, self.prefix))

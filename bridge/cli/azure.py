@@ -12,6 +12,7 @@ from rich.table import Table
 
 from bridge.cli.app import app, home, out, print_json
 from bridge.exceptions import InvalidInput, Unavailable
+from triggers.azure import DEFAULT_PREFIX
 
 __all__ = ["azure"]
 
@@ -28,14 +29,25 @@ Subscription = Annotated[
 ResourceGroup = Annotated[
     str, typer.Option("--resource-group", help="The resource group of the Logic Apps.")
 ]
+Prefix = Annotated[
+    str,
+    typer.Option(
+        "--prefix",
+        help="Logic Apps are named PREFIX-GROUP (the Terraform module's name_prefix), so two "
+        "deployments can share a resource group.",
+    ),
+]
 
 
-def open_workflows(subscription: str | None, resource_group: str) -> Any:
+def open_workflows(
+    subscription: str | None, resource_group: str, prefix: str = DEFAULT_PREFIX
+) -> Any:
     """The Logic Apps of a resource group, reached with DefaultAzureCredential."""
+    from triggers.azure import TriggerWorkflows, validate_prefix
+
+    validate_prefix(prefix)  # before anything reaches for credentials
     from azure.identity import DefaultAzureCredential
     from azure.mgmt.logic import LogicManagementClient
-
-    from triggers.azure import TriggerWorkflows
 
     subscription = subscription or os.environ.get("AZURE_SUBSCRIPTION_ID")
     if not subscription:
@@ -43,7 +55,7 @@ def open_workflows(subscription: str | None, resource_group: str) -> Any:
             "no Azure subscription given", hint="pass --subscription or set AZURE_SUBSCRIPTION_ID"
         )
     client = LogicManagementClient(DefaultAzureCredential(), subscription)
-    return TriggerWorkflows(client, resource_group)
+    return TriggerWorkflows(client, resource_group, prefix)
 
 
 @contextlib.contextmanager
@@ -82,12 +94,14 @@ def deploy_trigger(
     time_zone: Annotated[
         str, typer.Option(help="Windows time zone name, such as 'Tokyo Standard Time'.")
     ] = "UTC",
+    prefix: Prefix = DEFAULT_PREFIX,
     subscription: Subscription = None,
 ) -> None:
-    """Create or update the Logic App that PUTs triggers/GROUP on this schedule."""
+    """Create or update the Logic App PREFIX-GROUP that PUTs triggers/GROUP on this schedule."""
     from bridge.cli.backend import aws_config
     from triggers.azure import parse_every, workflow_name
 
+    name = workflow_name(group, prefix)
     recurrence = parse_every(every, at=at or (), on=on or (), time_zone=time_zone)
     config = aws_config(home())
     bucket_url = config.get("CRONBRIDGE_TRIGGER_URL") or (
@@ -101,7 +115,7 @@ def deploy_trigger(
             "the trigger bucket's URL and User-Agent secret are not configured",
             hint="run `cronbridge config from-terraform DIR` for a user_agent or source_ip deployment",
         )
-    workflows = open_workflows(subscription, resource_group)
+    workflows = open_workflows(subscription, resource_group, prefix)
     with azure_errors():
         workflows.deploy(
             group,
@@ -111,7 +125,7 @@ def deploy_trigger(
             recurrence=recurrence,
         )
     out.print(
-        f"deployed Logic App {workflow_name(group)} in {resource_group}: every {every}"
+        f"deployed Logic App {name} in {resource_group}: every {every}"
         + (f" at {', '.join(at or [])}" if at else "")
         + f" ({time_zone})",
         markup=False,
@@ -121,14 +135,17 @@ def deploy_trigger(
 @azure.command("list")
 def list_triggers(
     resource_group: ResourceGroup,
+    prefix: Prefix = DEFAULT_PREFIX,
     subscription: Subscription = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """The Logic Apps of RESOURCE_GROUP that fire cronbridge groups."""
+    """The Logic Apps of RESOURCE_GROUP that fire cronbridge groups: tagged cronbridge-group
+    and named PREFIX-GROUP."""
+    workflows = open_workflows(subscription, resource_group, prefix)
     with azure_errors():
         found = [
             {"group": group, "workflow": wf.name, "state": wf.state, "location": wf.location}
-            for group, wf in open_workflows(subscription, resource_group).list()
+            for group, wf in workflows.list()
         ]
     if as_json:
         print_json(found)
@@ -141,11 +158,16 @@ def list_triggers(
 
 @azure.command("delete")
 def delete_trigger(
-    group: str, resource_group: ResourceGroup, subscription: Subscription = None
+    group: str,
+    resource_group: ResourceGroup,
+    prefix: Prefix = DEFAULT_PREFIX,
+    subscription: Subscription = None,
 ) -> None:
-    """Delete the Logic App that fires GROUP."""
+    """Delete the Logic App PREFIX-GROUP that fires GROUP."""
     from triggers.azure import workflow_name
 
+    name = workflow_name(group, prefix)
+    workflows = open_workflows(subscription, resource_group, prefix)
     with azure_errors():
-        open_workflows(subscription, resource_group).delete(group)
-    out.print(f"deleted Logic App {workflow_name(group)}", markup=False)
+        workflows.delete(group)
+    out.print(f"deleted Logic App {name}", markup=False)

@@ -15,7 +15,13 @@ from bridge.aws.ledger import table_definition
 from bridge.aws.runtime import AwsSettings
 from bridge.cli.aws import TERRAFORM_OUTPUTS
 from tests.terraform.conftest import MODULES, TERRAFORM_DIR, Terraform
-from triggers.azure import parse_every, workflow_definition
+from triggers.azure import (
+    GROUP_TAG,
+    SCHEDULED_TIME,
+    parse_every,
+    workflow_definition,
+    workflow_name,
+)
 
 EXAMPLE = TERRAFORM_DIR / "examples" / "complete"
 
@@ -153,19 +159,65 @@ def test_the_planned_functions_carry_the_deadlines_the_runtime_reads(example_pla
     assert mapping["batch_size"] > 10 and mapping["maximum_batching_window_in_seconds"] >= 1
 
 
-def test_terraform_and_the_cli_deploy_the_same_logic_app_action(example_plan: dict) -> None:
-    """`cronbridge azure deploy-trigger` and the module send the same PUT action."""
-    action = _planned(
-        example_plan, 'module.schedules.azurerm_logic_app_action_custom.put_trigger["nightly"]'
+@pytest.mark.parametrize(
+    ("group", "every", "at", "time_zone"),
+    [("nightly", "1d", ["03:00"], "Tokyo Standard Time"), ("ticker", "5m", [], "UTC")],
+)
+def test_terraform_and_the_cli_deploy_the_same_logic_app(
+    example_plan: dict, group: str, every: str, at: list[str], time_zone: str
+) -> None:
+    """`cronbridge azure deploy-trigger` and the module deploy the same workflow definition
+    (the example's tfvars schedule nightly and ticker as these `--every`/`--at` do), and the
+    same secure parameter binding."""
+    deployment = _planned(
+        example_plan,
+        f'module.schedules.azurerm_resource_group_template_deployment.workflow["{group}"]',
     )
-    url = "https://acme-cronbridge-triggers.s3.placeholder.amazonaws.com/triggers/nightly"
-    python = workflow_definition(url, parse_every("1d", at=["03:00"], on=[], time_zone="UTC"))
-    assert json.loads(action["body"]) == python["actions"]["Put_trigger"]
-    workflow = _planned(
-        example_plan, 'module.schedules.azurerm_logic_app_workflow.group["nightly"]'
-    )
-    assert {k: json.loads(v) for k, v in workflow["workflow_parameters"].items()} == python[
-        "parameters"
+    [workflow] = json.loads(deployment["template_content"])["resources"]
+    url = f"https://acme-cronbridge-triggers.s3.placeholder.amazonaws.com/triggers/{group}"
+    python = workflow_definition(url, parse_every(every, at=at, time_zone=time_zone))
+    assert workflow["properties"]["definition"] == python
+    assert python["actions"]["Put_trigger"]["inputs"]["body"]["scheduled_time"] == SCHEDULED_TIME
+    assert workflow["properties"]["parameters"] == {
+        "userAgent": {"type": "SecureString", "value": "[parameters('userAgent')]"}
+    }
+    assert workflow["name"] == workflow_name(group, "acme-cronbridge") == deployment["name"]
+    assert workflow["tags"][GROUP_TAG] == group
+
+
+def test_each_logic_app_is_one_resource_and_nothing_rewrites_it(example_plan: dict) -> None:
+    """One write per workflow, carrying the secret: no azurerm_logic_app_* resource, whose
+    read-modify-write of the workflow would lose the SecureString value."""
+    azure = [
+        change
+        for change in example_plan["resource_changes"]
+        if change["address"].startswith("module.schedules.")
+    ]
+    by_type: dict[str, list[str]] = {}
+    for change in azure:
+        by_type.setdefault(change["type"], []).append(change["address"])
+    assert set(by_type) == {"azurerm_resource_group", "azurerm_resource_group_template_deployment"}
+    assert sorted(by_type["azurerm_resource_group_template_deployment"]) == [
+        'module.schedules.azurerm_resource_group_template_deployment.workflow["nightly"]',
+        'module.schedules.azurerm_resource_group_template_deployment.workflow["ticker"]',
+    ]
+    for address in by_type["azurerm_resource_group_template_deployment"]:
+        deployment = _planned(example_plan, address)
+        template = json.loads(deployment["template_content"])
+        assert [r["type"] for r in template["resources"]] == ["Microsoft.Logic/workflows"]
+        assert template["parameters"] == {"userAgent": {"type": "secureString"}}
+        assert deployment["deployment_mode"] == "Incremental"
+        change = next(c for c in azure if c["address"] == address)["change"]
+        assert change["after_sensitive"]["parameters_content"] is True  # the plan never shows it
+    # the secret goes in the same write, as the template parameter's value
+    schedules = example_plan["configuration"]["root_module"]["module_calls"]["schedules"]
+    [configured] = [
+        r
+        for r in schedules["module"]["resources"]
+        if r["type"] == "azurerm_resource_group_template_deployment"
+    ]
+    assert configured["expressions"]["parameters_content"]["references"] == [
+        "var.user_agent_secret"
     ]
 
 
@@ -193,6 +245,6 @@ def test_the_example_plans_the_whole_deployment(example_plan: dict) -> None:
         "module.cronbridge.aws_cloudwatch_metric_alarm.overdue_runs",
         "module.cronbridge.aws_cloudwatch_metric_alarm.lost_jobs",
         "module.cronbridge.aws_cloudwatch_metric_alarm.results_dlq_depth",
-        'module.schedules.azurerm_logic_app_trigger_recurrence.schedule["ticker"]',
+        'module.schedules.azurerm_resource_group_template_deployment.workflow["ticker"]',
     ]:
         assert address in planned

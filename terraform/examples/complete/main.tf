@@ -24,6 +24,7 @@ module "cronbridge" {
 module "schedules" {
   source = "../../modules/azure_trigger"
 
+  name_prefix         = var.prefix # Logic Apps <prefix>-<group>: another deployment may share the resource group
   location            = var.azure_location
   resource_group_name = var.azure_resource_group
   trigger_url         = module.cronbridge.trigger_url

@@ -8,6 +8,17 @@ variable "resource_group_name" {
   type        = string
 }
 
+variable "name_prefix" {
+  description = "Names each Logic App, and the deployment that writes it, <name_prefix>-<group>, so two deployments can share a resource group. `cronbridge azure deploy-trigger|list|delete --prefix` takes the same value."
+  type        = string
+  default     = "cronbridge"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$", var.name_prefix))
+    error_message = "name_prefix must be 1-42 characters of a-z, 0-9 and '-', starting and ending with a letter or digit."
+  }
+}
+
 variable "create_resource_group" {
   description = "Create resource_group_name here; false uses an existing one."
   type        = bool

@@ -8,9 +8,10 @@ mock_provider "aws" {
   }
 }
 mock_provider "azurerm" {
-  mock_resource "azurerm_logic_app_workflow" {
+  mock_resource "azurerm_resource_group_template_deployment" {
     defaults = {
-      workflow_outbound_ip_addresses = ["20.43.1.10", "20.43.1.11"]
+      # What ARM reports for the Logic App template's outputs section.
+      output_content = "{\"workflowId\":{\"type\":\"String\",\"value\":\"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/cronbridge-triggers/providers/Microsoft.Logic/workflows/acme-cronbridge-nightly\"},\"outboundIpAddresses\":{\"type\":\"Array\",\"value\":[{\"address\":\"20.43.1.10\"},{\"address\":\"20.43.1.11\"}]}}"
     }
   }
 }
@@ -41,12 +42,16 @@ run "source_ip_mode_admits_the_logic_apps_addresses_with_the_secret" {
     error_message = "the bucket admits exactly the Logic Apps' outbound addresses"
   }
   assert {
-    condition     = jsondecode(nonsensitive(module.cronbridge.trigger_bucket_policy)).Statement[1].Condition.StringEquals["aws:UserAgent"] == [nonsensitive(output.user_agent_secret)]
+    condition     = jsondecode(nonsensitive(module.cronbridge.trigger_bucket_policy)).Statement[1].Condition.StringLike["aws:UserAgent"] == ["*${nonsensitive(output.user_agent_secret)}*"]
     error_message = "and only with the secret the Logic Apps send"
   }
   assert {
     condition     = module.schedules.trigger_urls["nightly"] == "https://acme-cronbridge-triggers.s3.ap-northeast-1.amazonaws.com/triggers/nightly" && length(module.schedules.trigger_urls) == 1
     error_message = "each Logic App PUTs its group's key in the trigger bucket"
+  }
+  assert {
+    condition     = module.schedules.workflow_names == { nightly = "acme-cronbridge-nightly" } && output.logic_app_ids["nightly"] == "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/cronbridge-triggers/providers/Microsoft.Logic/workflows/acme-cronbridge-nightly"
+    error_message = "the Logic Apps carry the example's prefix, so another deployment can share the resource group"
   }
 }
 
