@@ -198,7 +198,7 @@ def measure(lists: int = LISTS, per_list: int = PER_LIST) -> dict[str, Any]:
                 Controls(),
                 registry=runtime.registry,
                 clock=runtime.clock,
-                check_target=lambda target: None,
+                check_target=lambda target, controls: None,
             )
             Path(tmp, "requests.jsonl").write_text("")  # registering is not part of the run
             started = time.monotonic()

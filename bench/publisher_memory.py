@@ -30,8 +30,9 @@ class _CountingSink:
     def __init__(self) -> None:
         self.sent = 0
 
-    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+    def send(self, envelopes: Sequence[dict[str, Any]], time_left: object = None) -> int:
         self.sent += len(envelopes)
+        return len(envelopes)
 
 
 class _Inline:
@@ -114,7 +115,7 @@ def _register(source: str, home: Path, jobs: int, listing: Path) -> str:
         Controls(),
         registry=_registry(source, home),
         clock=SystemClock(),
-        check_target=lambda target: None,
+        check_target=lambda target, controls: None,
     )
     return group
 

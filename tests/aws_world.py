@@ -64,7 +64,7 @@ def register(
         controls or Controls(),
         registry=runtime.registry,
         clock=runtime.clock,
-        check_target=lambda t: None,
+        check_target=lambda target, controls: None,
     )
 
 

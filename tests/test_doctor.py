@@ -13,13 +13,14 @@ import pytest
 
 from bridge.aws.doctor import Deployment, Finding, diagnose
 from bridge.aws.ledger import table_definition
+from bridge.domain.controls import Controls
 from tests.aws_world import SETTINGS
 
 BUCKET = SETTINGS.trigger_bucket
 
 
 def user_agent_policy(extra_condition: dict[str, Any] | None = None) -> dict[str, Any]:
-    condition: dict[str, Any] = {"StringEquals": {"aws:UserAgent": ["secret-1", "secret-2"]}}
+    condition: dict[str, Any] = {"StringLike": {"aws:UserAgent": ["*secret-1*", "*secret-2*"]}}
     condition.update(extra_condition or {})
     return {
         "Version": "2012-10-17",
@@ -88,6 +89,7 @@ def deployment(aws: None) -> Deployment:
         Role=role,
         Handler="handler.handler",
         Code={"ZipFile": archive.getvalue()},
+        Timeout=300,  # a group's default --timeout
     )["FunctionArn"]
     arns["cronbridge-sweeper"] = lam.create_function(
         FunctionName="cronbridge-sweeper",
@@ -150,7 +152,7 @@ def deployment(aws: None) -> Deployment:
         "user_agent",
         "cronbridge-dispatcher",
         "cronbridge-recorder",
-        {"nightly": ("worker", 3)},
+        {"nightly": ("worker", Controls(max_attempts=3))},
         results_queue=queue,
         sweeper_function="cronbridge-sweeper",
     )
@@ -213,6 +215,25 @@ def test_a_right_deployment_passes_every_check(deployment: Deployment) -> None:
             ),
             "trigger bucket policy (user_agent)",
             "allows s3:PutObject, s3:GetObject",
+        ),
+        (
+            lambda: boto3.client("s3").put_bucket_policy(
+                Bucket=BUCKET,
+                Policy=json.dumps(
+                    {
+                        **user_agent_policy(),
+                        "Statement": [
+                            {
+                                **user_agent_policy()["Statement"][0],
+                                "Condition": {"StringEquals": {"aws:UserAgent": "secret-1"}},
+                            },
+                            user_agent_policy()["Statement"][1],
+                        ],
+                    }
+                ),
+            ),
+            "trigger bucket policy (user_agent)",
+            "matches the User-Agent byte for byte",
         ),
         (
             lambda: boto3.client("s3control").put_public_access_block(
@@ -325,9 +346,24 @@ def test_a_worker_whose_results_would_be_lost_is_named(deployment: Deployment) -
     }
 
 
-def test_retries_must_match_the_groups_max_attempts(deployment: Deployment) -> None:
-    found = problems(run(deployment, workers={"nightly": ("worker", 1)}))
-    assert found == {WORKER: "Lambda retries 2 time(s), but the group wants 1 attempt(s)"}
+def test_the_worker_must_honour_the_groups_controls(deployment: Deployment) -> None:
+    found = problems(run(deployment, workers={"nightly": ("worker", Controls(max_attempts=1))}))
+    assert found == {
+        WORKER: "Lambda retries worker 2 time(s), so a job gets 3 attempt(s), but the "
+        "group's --max-attempts is 1"
+    }
+    strict = Controls(max_attempts=3, timeout=60, max_concurrency=5)
+    found = problems(run(deployment, workers={"nightly": ("worker", strict)}))
+    assert "worker times out after 5m, but the group's --timeout is 1m" in found[WORKER]
+    assert (
+        "worker has no reserved concurrency, but the group's --max-concurrency is 5"
+        in found[WORKER]
+    )
+    boto3.client("lambda").put_function_concurrency(
+        FunctionName="worker", ReservedConcurrentExecutions=5
+    )
+    boto3.client("lambda").update_function_configuration(FunctionName="worker", Timeout=60)
+    assert WORKER not in problems(run(deployment, workers={"nightly": ("worker", strict)}))
 
 
 def test_the_results_queue_needs_a_mapping_that_reports_item_failures(

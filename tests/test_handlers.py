@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bridge.aws.ledger import DynamoLedger
+from bridge.aws.registry import S3Registry
 from bridge.aws.runtime import AwsRuntime
 from bridge.domain.runs import RunState
 from bridge.exceptions import Unavailable
@@ -37,6 +38,18 @@ def account(aws: None, clock: FakeClock, tmp_path: Path) -> Iterator[AwsRuntime]
 
 
 def dispatch(runtime: AwsRuntime, event: Any) -> dict[str, Any]:
+    """The event as S3 sends it for what is in the bucket now: each record names the
+    ETag of the write it is about."""
+    event = copy.deepcopy(event)
+    for record in event.get("Records", []):
+        obj = record.get("s3", {}).get("object", {})
+        try:
+            head = runtime.s3.head_object(
+                Bucket=SETTINGS.trigger_bucket, Key=unquote_plus(obj.get("key", ""))
+            )
+        except ClientError:
+            continue  # gone: the record keeps the ETag it has
+        obj["eTag"] = head["ETag"].strip('"')
     return dispatcher.make_handler(lambda: runtime)(event, None)
 
 
@@ -108,6 +121,61 @@ def test_a_scheduled_body_is_read_and_its_slot_names_the_run(account: AwsRuntime
 def test_bad_bodies_are_rejected_without_a_run(account: AwsRuntime, body: bytes, why: str) -> None:
     put_trigger(account, "triggers/nightly", body)
     assert dispatch(account, load_event("s3-put-2.1.json")) == {"rejected": 1}, why
+    assert account.ledger.list_runs(None, 10) == []
+
+
+def test_two_close_puts_each_open_their_own_slot_or_are_superseded(account: AwsRuntime) -> None:
+    """The event of the first write, read after a second write, must not take the
+    second write's body: it is superseded, and the second write's event opens its slot."""
+    first = account.s3.put_object(
+        Bucket=SETTINGS.trigger_bucket,
+        Key="triggers/nightly",
+        Body=b'{"scheduled_time": "2026-11-22T03:00:00Z"}',
+    )["ETag"]
+    account.s3.put_object(
+        Bucket=SETTINGS.trigger_bucket,
+        Key="triggers/nightly",
+        Body=b'{"scheduled_time": "2026-11-22T04:00:00Z"}',
+    )
+    stale = load_event("s3-put-2.1.json")
+    stale["Records"][0]["s3"]["object"]["eTag"] = first.strip('"')
+    handle = dispatcher.make_handler(lambda: account)
+    assert handle(stale, None) == {"superseded": 1}
+    assert account.ledger.list_runs(None, 10) == []
+    assert dispatch(account, load_event("s3-put-2.1.json")) == {"opened": 1}
+    assert account.ledger.get_run("nightly.20261122T040000Z") is not None
+
+
+class DeniedRegistryReads:
+    """An S3 client as a role without s3:ListBucket sees it: a missing key is 403."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        try:
+            return self._client.get_object(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchKey":
+                raise
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject"
+            ) from None
+
+
+@pytest.mark.parametrize("denied", [False, True], ids=["404", "403"])
+def test_a_trigger_of_an_unknown_group_is_rejected_not_retried(
+    account: AwsRuntime, denied: bool
+) -> None:
+    if denied:
+        account.registry = S3Registry(DeniedRegistryReads(account.s3), SETTINGS.state_bucket)
+    event = load_event("s3-put-2.1.json")
+    event["Records"][0]["s3"]["object"]["key"] = "triggers/unknown"
+    put_trigger(account, "triggers/unknown")
+    assert dispatch(account, event) == {"rejected": 1}  # no exception: Lambda does not retry
     assert account.ledger.list_runs(None, 10) == []
 
 
@@ -260,3 +328,25 @@ def test_handlers_import_with_only_the_standard_library_and_boto3(tmp_path: Path
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_in_lambda_each_line_is_logged_once(tmp_path: Path) -> None:
+    """Lambda's Python runtime puts its own handler on the root logger."""
+    code = (
+        "import logging, os, sys\n"
+        "logging.getLogger().addHandler(logging.StreamHandler(sys.stdout))\n"
+        "os.environ['AWS_LAMBDA_FUNCTION_NAME'] = 'cronbridge-dispatcher'\n"
+        "from bridge.logs import configure_logging\n"
+        "configure_logging()\n"
+        "logging.getLogger('cronbridge.lambda').info('one decision')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(Path(__file__).parent.parent), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout + done.stderr).count("one decision") == 1

@@ -186,7 +186,7 @@ def test_a_thousand_jobs_on_the_aws_adapters_under_every_fault(
             Controls(max_attempts=3),
             registry=runtime.registry,
             clock=runtime.clock,
-            check_target=lambda target: None,
+            check_target=lambda target, controls: None,
         )
         url = f"{sandbox.env['CRONBRIDGE_TRIGGER_URL']}/triggers/chaos"
         slot = b'{"scheduled_time": "2026-11-22T03:00:00Z"}'
@@ -271,7 +271,7 @@ def test_dropped_records_a_killed_recorder_and_redelivered_batches_on_the_aws_pa
             Controls(max_attempts=3, deadline=DEADLINE),
             registry=runtime.registry,
             clock=runtime.clock,
-            check_target=lambda target: None,
+            check_target=lambda target, controls: None,
         )
         response = httpx.put(
             f"{sandbox.env['CRONBRIDGE_TRIGGER_URL']}/triggers/lossy",

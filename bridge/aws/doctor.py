@@ -15,6 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.aws.ledger.table import GROUP_INDEX, LAYOUT
 from bridge.aws.runtime import ENVIRONMENT, AwsSettings
+from bridge.aws.workers import worker_mismatches
+from bridge.domain.controls import Controls
 
 __all__ = ["AUTH_MODES", "Finding", "diagnose"]
 
@@ -36,8 +38,8 @@ class Deployment:
     auth_mode: str
     dispatcher_function: str | None
     recorder_function: str | None
-    #: group -> its worker function and max_attempts, for groups with lambda: targets
-    workers: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: group -> its worker function and controls, for groups with lambda: targets
+    workers: dict[str, tuple[str, Controls]] = field(default_factory=dict)
     results_queue: str | None = None  # its URL
     sweeper_function: str | None = None
 
@@ -147,6 +149,11 @@ def _trigger_policy(clients: Callable[[str], Any], d: Deployment) -> Iterator[Fi
             problems.append(f"covers {', '.join(resources)} (only {bucket}/triggers/* is needed)")
         if "aws:UserAgent" not in condition:
             problems.append("does not require the User-Agent secret")
+        elif "aws:UserAgent" in json.dumps(statement.get("Condition", {}).get("StringEquals", {})):
+            problems.append(
+                "matches the User-Agent byte for byte (StringEquals), so a scheduler whose "
+                "HTTP client adds to it is refused"
+            )
         if d.auth_mode == "source_ip" and "aws:SourceIp" not in condition:
             problems.append("does not limit the source addresses")
     if problems:
@@ -391,7 +398,7 @@ def _workers(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
     """Each worker function must send its results, success and failure, to the results queue."""
     lam = clients("lambda")
     queue_arn = _queue_arn(clients, d.results_queue) if d.results_queue else None
-    for group, (function, max_attempts) in sorted(d.workers.items()):
+    for group, (function, controls) in sorted(d.workers.items()):
         subject = f"worker {function} (group {group})"
         try:
             config = lam.get_function_event_invoke_config(FunctionName=function)
@@ -412,7 +419,6 @@ def _workers(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
             wrong = [w for w, arn in targets.items() if arn != queue_arn]
         else:  # the queue is unknown: at least each result must go to some queue
             wrong = [w for w, arn in targets.items() if ":sqs:" not in arn]
-        retries = config.get("MaximumRetryAttempts", 2)
         if wrong:
             yield Finding(
                 subject,
@@ -421,16 +427,20 @@ def _workers(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
                 "those results wait for the run's deadline",
                 "set the destination to the results queue (the module's results_queue_arn)",
             )
-        elif retries != max_attempts - 1:
+            continue
+        mismatches = worker_mismatches(lam, function, controls, d.settings.event_age)
+        if mismatches:
             yield Finding(
                 subject,
                 False,
-                f"Lambda retries {retries} time(s), but the group wants {max_attempts} attempt(s)",
-                f"set MaximumRetryAttempts to {max_attempts - 1}",
+                "; ".join(m.what for m in mismatches),
+                "; ".join(m.fix for m in mismatches),
             )
         else:
             yield Finding(
-                subject, True, "results go to the results queue; retries match max_attempts"
+                subject,
+                True,
+                "results go to the results queue; settings match the group's",
             )
 
 

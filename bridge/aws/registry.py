@@ -145,6 +145,15 @@ class S3Registry:
         except ClientError as exc:
             if _code(exc) in ("NoSuchKey", "404"):
                 return None
+            if _code(exc) in ("AccessDenied", "403"):
+                # S3 answers a missing key with 403, not 404, to whoever may not list
+                # the bucket: for a trigger of an unknown group that is "not
+                # registered", never an error to retry into a dead-letter queue.
+                raise GroupNotFound(
+                    f"group {group!r} is not registered, or this role may not read it",
+                    hint="`cronbridge groups list`; the role needs s3:GetObject and "
+                    "s3:ListBucket on the state bucket's groups/",
+                ) from None
             raise
         data = json.loads(response["Body"].read())
         return int(data["version"]), str(response["ETag"])

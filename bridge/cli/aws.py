@@ -182,10 +182,7 @@ def doctor(
         for group in runtime.registry.list_groups():
             manifest = runtime.registry.load_manifest(group)
             if manifest.target.startswith("lambda:"):
-                workers[group] = (
-                    manifest.target.removeprefix("lambda:"),
-                    manifest.controls.max_attempts,
-                )
+                workers[group] = (manifest.target.removeprefix("lambda:"), manifest.controls)
         findings = diagnose(
             runtime.client,
             Deployment(

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from bridge.domain.controls import Controls
 from bridge.domain.deadlines import Timing
 from bridge.domain.runs import RunState
 from bridge.domain.triggers import Trigger, TriggerBody, derive_run_id
@@ -47,7 +48,7 @@ class Backend:
     name: str
     registry: Registry
     ledger: Ledger
-    check_target: Callable[[str], None]
+    check_target: Callable[[str, Controls], None]
     bucket_url: str
     user_agent: str | None
     publishers: Callable[[], PublisherInvoker]
@@ -232,8 +233,8 @@ def _aws_backend(home: Home) -> Backend:
         except BotoCoreError as exc:
             raise Unavailable(f"the signed PUT could not be sent: {exc}") from None
 
-    def check_target(target: str) -> None:
-        _check_aws_target(runtime, target)
+    def check_target(target: str, controls: Controls) -> None:
+        _check_aws_target(runtime, target, controls)
 
     return Backend(
         name="aws",
@@ -250,17 +251,31 @@ def _aws_backend(home: Home) -> Backend:
     )
 
 
-def _check_aws_target(runtime: Any, target: str) -> None:
+def _check_aws_target(runtime: Any, target: str, controls: Controls) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from bridge.aws.workers import worker_mismatches
     from publishers.targets import parse_target
 
     spec = parse_target(target)
     if spec.kind == "lambda":
         try:
-            runtime.lambda_client.get_function(FunctionName=spec.address)
+            mismatches = worker_mismatches(
+                runtime.lambda_client, spec.address, controls, runtime.settings.event_age
+            )
         except (ClientError, BotoCoreError) as exc:
             raise InvalidTarget(f"cannot find Lambda function {spec.address}: {exc}") from None
+        if mismatches:
+            first = mismatches[0]
+            more = (
+                f" (and {len(mismatches) - 1} more: see `cronbridge doctor`)"
+                if len(mismatches) > 1
+                else ""
+            )
+            raise InvalidTarget(
+                f"the worker cannot honour the group's controls: {first.what}{more}",
+                hint=first.fix,
+            )
     if spec.kind == "python":
         raise InvalidTarget(
             f"target {spec} runs only in the local runtime",

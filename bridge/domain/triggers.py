@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ __all__ = [
     "Trigger",
     "TriggerBody",
     "TriggerEvent",
+    "carries_secret",
     "derive_run_id",
     "format_time",
     "group_of_run",
@@ -97,6 +99,10 @@ def parse_trigger_body(body: bytes) -> TriggerBody:
     if not isinstance(data, dict):
         raise InvalidTrigger(f"trigger body must be a JSON object, not {type(data).__name__}")
     scheduled = data.get("scheduled_time")
+    if scheduled == "":
+        # A scheduler that fills the field from its own slot, when it has none (a Logic
+        # App run by hand from the portal): a manual trigger.
+        scheduled = None
     return TriggerBody(
         scheduled_time=None if scheduled is None else parse_time(scheduled, "scheduled_time"),
         source=_text(data, "source", "manual" if scheduled is None else "schedule"),
@@ -108,6 +114,21 @@ def parse_trigger(event: TriggerEvent) -> Trigger:
     group = parse_trigger_key(event.key)
     body = parse_trigger_body(event.body)
     return Trigger(group=group, body=body, event_time=event.event_time, identity=_identity(event))
+
+
+def carries_secret(user_agent: str, secret: str) -> bool:
+    """Whether the secret appears anywhere in the User-Agent, as the bucket policy's
+    `StringLike "*<secret>*"` matches it: a scheduler's HTTP client (or a proxy) may add
+    to the header it was given. Every window is compared in constant time, so how long
+    an answer takes does not say how much of a guess was right."""
+    agent = user_agent.encode("latin-1", "replace")
+    wanted = secret.encode()
+    if not wanted:
+        return False
+    found = False
+    for start in range(max(1, len(agent) - len(wanted) + 1)):
+        found |= hmac.compare_digest(agent[start : start + len(wanted)], wanted)
+    return found
 
 
 def derive_run_id(trigger: Trigger) -> str:

@@ -21,15 +21,29 @@ from bridge.exceptions import CronbridgeError, InvalidTrigger
 from bridge.lambdas._shared import container_runtime, log_decision
 from bridge.usecases.dispatch import handle_trigger
 
-__all__ = ["handler", "make_handler", "read_trigger_body"]
+__all__ = ["Superseded", "handler", "make_handler", "read_trigger_body"]
 
 
-def read_trigger_body(s3: Any, bucket: str, key: str) -> bytes:
-    """At most MAX_BODY_BYTES + 1 bytes, by a ranged GET: never trust the event's size."""
+class Superseded(Exception):
+    """The trigger object was written again after the write this event is about."""
+
+
+def read_trigger_body(s3: Any, bucket: str, key: str, etag: str | None = None) -> bytes:
+    """At most MAX_BODY_BYTES + 1 bytes, by a ranged GET: never trust the event's size.
+
+    With the event's `etag`, only the very write that raised the event is read (If-Match):
+    two PUTs close together are two events, and each must get its own body, not the
+    later one's. Superseded if the object has been written again since.
+    """
+    conditions = {"IfMatch": etag} if etag else {}
     try:
-        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_BODY_BYTES}")
+        response = s3.get_object(
+            Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_BODY_BYTES}", **conditions
+        )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
+        if code in ("PreconditionFailed", "412"):
+            raise Superseded(f"trigger object {key!r} was written again since") from None
         if code == "InvalidRange":  # a zero-byte object has no byte 0
             return b""
         if code in ("NoSuchKey", "404"):
@@ -60,7 +74,7 @@ def _dispatch_record(runtime: AwsRuntime, record: Any) -> str:
             raise InvalidTrigger(f"event {obj.event_name!r} is not an object creation")
         if obj.bucket != runtime.settings.trigger_bucket:
             raise InvalidTrigger(f"bucket {obj.bucket!r} is not the trigger bucket")
-        body = read_trigger_body(runtime.s3, obj.bucket, obj.key)
+        body = read_trigger_body(runtime.s3, obj.bucket, obj.key, obj.etag)
         event = TriggerEvent(obj.bucket, obj.key, body, obj.event_time, obj.sequencer, obj.etag)
         outcome = handle_trigger(
             event,
@@ -70,6 +84,10 @@ def _dispatch_record(runtime: AwsRuntime, record: Any) -> str:
             clock=runtime.clock,
             timing=runtime.settings.timing,
         )
+    except Superseded as exc:
+        # Its body is gone; the write that replaced it raised an event of its own.
+        log_decision("trigger superseded", reason=str(exc))
+        return "superseded"
     except CronbridgeError as exc:
         log_decision("trigger rejected", code=exc.code, reason=exc.message)
         return "rejected"

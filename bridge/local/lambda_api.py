@@ -29,6 +29,8 @@ _SUFFIX = "/invocations"
 _MAX_PAYLOAD = 6 * 1024 * 1024  # a synchronous invocation's limit
 _EVENT_CONFIG_PREFIX = "/2019-09-25/functions/"
 _EVENT_CONFIG_SUFFIX = "/event-invoke-config"
+_CONCURRENCY_PREFIX = "/2019-09-30/functions/"
+_CONCURRENCY_SUFFIX = "/concurrency"
 _ARN_PREFIX = "arn:aws:lambda:local:000000000000:function:"
 
 
@@ -148,9 +150,12 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         pass  # the service logs decisions; request lines are noise here
 
     def do_GET(self) -> None:
-        """GetFunction, GetFunctionConfiguration and GetFunctionEventInvokeConfig: enough
-        for `cronbridge doctor` and target checks."""
+        """GetFunction, GetFunctionConfiguration, GetFunctionEventInvokeConfig and
+        GetFunctionConcurrency: enough for `cronbridge doctor` and target checks."""
         path = urlsplit(self.path).path
+        if path.startswith(_CONCURRENCY_PREFIX) and path.endswith(_CONCURRENCY_SUFFIX):
+            self._concurrency(unquote(path[len(_CONCURRENCY_PREFIX) : -len(_CONCURRENCY_SUFFIX)]))
+            return
         if path.startswith(_EVENT_CONFIG_PREFIX) and path.endswith(_EVENT_CONFIG_SUFFIX):
             self._event_invoke_config(
                 unquote(path[len(_EVENT_CONFIG_PREFIX) : -len(_EVENT_CONFIG_SUFFIX)])
@@ -175,10 +180,24 @@ class _InvokeHandler(BaseHTTPRequestHandler):
             "FunctionName": name,
             "FunctionArn": f"{_ARN_PREFIX}{name}",
             "Runtime": "python3.12",
+            "Timeout": round(self.server.lambdas.config(name).timeout),
             "State": "Active",
             "Environment": {"Variables": self.server.environment},
         }
         body = config if detail == "configuration" else {"Configuration": config}
+        _send(self, HTTPStatus.OK, json.dumps(body).encode(), {})
+
+    def _concurrency(self, name: str) -> None:
+        if not self.server.lambdas.defines(name):
+            _error(
+                self,
+                HTTPStatus.NOT_FOUND,
+                "ResourceNotFoundException",
+                f"Function not found: {name}",
+            )
+            return
+        limit = self.server.lambdas.config(name).max_concurrency
+        body = {} if limit is None else {"ReservedConcurrentExecutions": limit}
         _send(self, HTTPStatus.OK, json.dumps(body).encode(), {})
 
     def _event_invoke_config(self, name: str) -> None:

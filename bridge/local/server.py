@@ -16,7 +16,6 @@ under the same User-Agent rule, so the CLI can start publishers (`runs redrive`)
 from __future__ import annotations
 
 import hashlib
-import hmac
 import itertools
 import logging
 import threading
@@ -27,7 +26,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from bridge.domain.triggers import MAX_BODY_BYTES, TRIGGER_PREFIX, TriggerEvent
+from bridge.domain.triggers import (
+    MAX_BODY_BYTES,
+    TRIGGER_PREFIX,
+    TriggerEvent,
+    carries_secret,
+)
 from bridge.exceptions import CronbridgeError, GroupNotFound, InvalidInput
 from bridge.local.lambda_api import answer_invoke, function_name
 from bridge.local.loopback import LoopbackServer
@@ -53,14 +57,13 @@ class TriggerServer(LoopbackServer):
         super().__init__(_Handler, host=host, port=port)
         self.runtime = runtime
         self.bucket = bucket
-        self._secret = secret.encode()
+        self._secret = secret
         self._sequence = itertools.count(1)
         self.rejected: dict[str, int] = {}
         self._counts_lock = threading.Lock()
 
     def admits(self, user_agent: str) -> bool:
-        # Constant-time, so response timing does not leak how much of a guess was right.
-        return hmac.compare_digest(user_agent.encode("latin-1", "replace"), self._secret)
+        return carries_secret(user_agent, self._secret)
 
     def next_sequencer(self) -> str:
         return f"{time.time_ns():016X}{next(self._sequence):08X}"

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bridge.domain.controls import Controls
 from bridge.exceptions import InvalidTarget
 from publishers.targets import Handler, TargetSpec, load_python_handler, parse_target
 
@@ -53,8 +54,9 @@ def local_handler(target: str, client: httpx.Client) -> Handler:
     raise _cloud_only(spec)
 
 
-def check_local_target(target: str) -> None:
-    """InvalidTarget unless the local runtime can call `target` right now."""
+def check_local_target(target: str, controls: Controls | None = None) -> None:
+    """InvalidTarget unless the local runtime can call `target` right now (the local
+    runtime honours every control itself)."""
     spec = parse_target(target)
     if spec.kind == "python":
         load_python_handler(spec)

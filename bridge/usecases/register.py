@@ -50,12 +50,12 @@ def register_group(
     *,
     registry: Registry,
     clock: Clock,
-    check_target: Callable[[str], None],
+    check_target: Callable[[str, Controls], None],
 ) -> GroupManifest:
     """The new manifest. Nothing is visible to triggers until every part is written."""
     validate_group_name(group)
     _check_list_names(sources)
-    check_target(target)
+    check_target(target, controls)
 
     checker = JobListChecker()
     counts = {}

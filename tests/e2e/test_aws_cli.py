@@ -98,6 +98,24 @@ def test_register_curl_and_watch_against_the_aws_code_path(
     assert registered.returncode == 0, registered.stderr
     unknown = sandbox.cli("groups", "register", "h", "--target", "lambda:nope", "--list", f"a={a}")
     assert unknown.returncode == 2 and "cannot find Lambda function nope" in unknown.stderr
+    # On AWS the worker's own settings are the group's controls: they must agree.
+    strict = sandbox.cli(
+        "groups",
+        "register",
+        "h",
+        "--target",
+        "lambda:worker",
+        "--list",
+        f"a={a}",
+        "--timeout",
+        "1m",
+        "--max-attempts",
+        "2",
+    )
+    assert strict.returncode == 2, strict.stderr
+    assert "worker times out after 5m, but the group's --timeout is 1m" in strict.stderr
+    assert "(and 1 more: see `cronbridge doctor`)" in strict.stderr
+    assert "register with --timeout 300s" in strict.stderr
 
     printed = sandbox.cli("curl", "g").stdout.splitlines()
     secret = sandbox.env["CRONBRIDGE_TRIGGER_SECRET"]
@@ -143,7 +161,7 @@ def test_register_curl_and_watch_against_the_aws_code_path(
     assert doctor.returncode == 1  # the sandbox is not a deployment, and doctor says where
     assert "no notification starts a Lambda function (it has QueueConfigurations)" in doctor.stdout
     assert "cronbridge-publisher exists with the deployment's environment" in doctor.stdout
-    assert "results go to the results queue; retries match max_attempts" in doctor.stdout
+    assert "results go to the results queue; settings match the group's" in doctor.stdout
     fragile = [*numbered_jobs("f", 4), {"id": "fragile-1", "payload": {"fragile": True}}]
     listed = write_jobs(tmp_path / "f.jsonl", fragile)
     made = sandbox.cli(

@@ -55,7 +55,7 @@ def register(sandbox: Sandbox, tmp_path: Path, lists: dict[str, int]) -> None:
         Controls(),
         registry=sandbox.runtime.registry,
         clock=sandbox.runtime.clock,
-        check_target=lambda t: None,
+        check_target=lambda target, controls: None,
     )
 
 

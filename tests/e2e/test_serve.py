@@ -51,13 +51,29 @@ def raw_put(serve: Serve, raw_path: str, body: bytes = b"") -> tuple[int, bytes]
 
 def test_wrong_or_missing_user_agent_is_denied_like_s3(serve: Serve, tmp_path: Path) -> None:
     register(serve, tmp_path, "python:sample_workers:note", {"a": numbered_jobs("a", 2)})
-    for agent in ("curl/8.5.0", serve.secret[:-1], serve.secret + "x", ""):
+    for agent in ("curl/8.5.0", serve.secret[:-1], serve.secret[1:] + "x", ""):
         response = put(serve, "/cronbridge-triggers/triggers/g", agent=agent)
         assert response.status_code == 403
         assert "<Code>AccessDenied</Code>" in response.text
         assert response.headers["content-type"] == "application/xml"
     assert serve.ledger.list_runs(None, 10) == []
     assert serve.calls() == []
+
+
+@pytest.mark.parametrize(
+    "agent", ["{secret}", "azure-logic-apps/1.0 {secret}", "{secret} (+proxy)", "x{secret}x"]
+)
+def test_the_secret_anywhere_in_the_user_agent_is_admitted(
+    serve: Serve, tmp_path: Path, agent: str
+) -> None:
+    """As the bucket policy's StringLike "*<secret>*": a scheduler's HTTP client or a
+    proxy may add to the header it was given."""
+    register(serve, tmp_path, "python:sample_workers:note", {"a": numbered_jobs("a", 1)})
+    response = put(
+        serve, "/cronbridge-triggers/triggers/g", agent=agent.format(secret=serve.secret)
+    )
+    assert response.status_code == 200
+    assert response.headers["x-cronbridge-decision"] == "opened"
 
 
 def test_right_user_agent_runs_the_group_to_the_end(serve: Serve, tmp_path: Path) -> None:

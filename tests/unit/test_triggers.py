@@ -11,6 +11,7 @@ from bridge.domain.names import NAME_PATTERN, validate_group_name
 from bridge.domain.triggers import (
     MAX_BODY_BYTES,
     TriggerEvent,
+    carries_secret,
     derive_run_id,
     group_of_run,
     parse_trigger,
@@ -180,3 +181,33 @@ def test_group_of_run_inverts_run_ids(name: str, moment: datetime) -> None:
 def test_group_of_run_rejects_non_run_ids() -> None:
     with pytest.raises(InvalidInput):
         group_of_run("no-dot-here")
+
+
+@pytest.mark.parametrize(
+    ("agent", "admitted"),
+    [
+        ("s3cr3t-0123456789abcdefghij", True),
+        ("Azure-Logic-Apps/1.0 s3cr3t-0123456789abcdefghij", True),
+        ("s3cr3t-0123456789abcdefghij (compatible; proxy)", True),
+        ("s3cr3t-0123456789abcdefghi", False),
+        ("S3CR3T-0123456789ABCDEFGHIJ", False),
+        ("", False),
+        ("curl/8.5.0", False),
+    ],
+)
+def test_the_secret_is_found_anywhere_in_the_user_agent(agent: str, admitted: bool) -> None:
+    assert carries_secret(agent, "s3cr3t-0123456789abcdefghij") is admitted
+
+
+@given(st.text(max_size=200), st.text(min_size=1, max_size=40))
+def test_carries_secret_is_substring_search(agent: str, secret: str) -> None:
+    encoded = agent.encode("latin-1", "replace").decode("latin-1")
+    assert carries_secret(agent, secret) is (secret.encode() in encoded.encode("latin-1"))
+
+
+def test_an_empty_scheduled_time_is_a_manual_trigger() -> None:
+    """A Logic App run by hand from the portal has no scheduled slot to put there."""
+    body = parse_trigger_body(b'{"scheduled_time": "", "source": "azure-logic-apps"}')
+    assert body.scheduled_time is None and body.source == "azure-logic-apps"
+    slot = parse_trigger_body(b'{"scheduled_time": "2026-11-22T03:00:00.1234567Z"}')
+    assert slot.scheduled_time == datetime(2026, 11, 22, 3, 0, 0, 123456, tzinfo=UTC)
