@@ -47,3 +47,7 @@ def configure_logging(level: int | None = None) -> None:
     handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     logger.setLevel(level)
+    # Lambda's runtime puts a handler of its own on the root logger: there, ours is the
+    # only one, or every line would reach CloudWatch twice.
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        logger.propagate = False

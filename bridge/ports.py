@@ -193,9 +193,14 @@ class PublisherInvoker(Protocol):
 
 
 class JobSink(Protocol):
-    """Hands worker envelopes to a group's target; returns once every one is accepted."""
+    """Hands worker envelopes to a group's target, in order."""
 
-    def send(self, envelopes: Sequence[dict[str, Any]]) -> None: ...
+    def send(
+        self, envelopes: Sequence[dict[str, Any]], time_left: Callable[[], float] | None = None
+    ) -> int:
+        """How many were accepted: every one, unless handing one over could outlast
+        `time_left` (seconds the caller may still spend), where a slow sink stops."""
+        ...
 
 
 SinkFactory = Callable[[GroupManifest], JobSink]

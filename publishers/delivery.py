@@ -28,6 +28,7 @@ from bridge.exceptions import Unavailable
 
 __all__ = [
     "ASYNC_PAYLOAD_LIMIT",
+    "INLINE_ENVELOPE_LIMIT",
     "AsyncInvoker",
     "HttpAnswer",
     "HttpSink",
@@ -38,8 +39,13 @@ __all__ = [
     "client_config",
 ]
 
-#: Lambda's limit for an asynchronous invocation's payload, and SQS's for a message.
+#: Lambda's limit for an asynchronous invocation's payload, and SQS's for a message
+#: (256 KiB, the lower figure the documentation has given).
 ASYNC_PAYLOAD_LIMIT = 256 * 1024
+#: An envelope larger than this travels by reference: a worker's destination record holds
+#: the envelope and the worker's answer (the helper caps it at RESPONSE_LIMIT), and one
+#: larger than a queue message is dropped by Lambda.
+INLINE_ENVELOPE_LIMIT = 224 * 1024
 _RETRYABLE = frozenset(
     {
         "TooManyRequestsException",
@@ -171,18 +177,21 @@ class LambdaSink:
         function: str,
         payloads: PayloadStore,
         *,
-        limit: int = ASYNC_PAYLOAD_LIMIT,
+        limit: int = INLINE_ENVELOPE_LIMIT,
     ) -> None:
         self._invoker = invoker
         self._function = function
         self._payloads = payloads
         self._limit = limit
 
-    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+    def send(
+        self, envelopes: Sequence[dict[str, Any]], time_left: Callable[[], float] | None = None
+    ) -> int:
         if envelopes:
             self._invoker.invoke_all(
                 self._function, [self._payloads.shrink(e, self._limit) for e in envelopes]
             )
+        return len(envelopes)
 
 
 class SqsSink:
@@ -196,7 +205,7 @@ class SqsSink:
         payloads: PayloadStore,
         *,
         backoff: Backoff | None = None,
-        limit: int = ASYNC_PAYLOAD_LIMIT,
+        limit: int = INLINE_ENVELOPE_LIMIT,
     ) -> None:
         self._sqs = client
         self._queue_url = queue_url
@@ -204,7 +213,9 @@ class SqsSink:
         self._backoff = backoff or Backoff()
         self._limit = limit
 
-    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+    def send(
+        self, envelopes: Sequence[dict[str, Any]], time_left: Callable[[], float] | None = None
+    ) -> int:
         for start in range(0, len(envelopes), 10):
             pending = {
                 str(i): self._payloads.shrink(e, self._limit).decode()
@@ -228,6 +239,7 @@ class SqsSink:
                 self._backoff.pause(attempt)
             if pending:
                 raise Unavailable(f"{len(pending)} message(s) were refused by {self._queue_url}")
+        return len(envelopes)
 
 
 @dataclass(frozen=True)
@@ -248,6 +260,9 @@ class HttpSink:
 
     The answers are the jobs' results, so each batch's go to `on_results` together (one
     batch for the recorder); a 5xx or connection error is retried up to `max_attempts`.
+    Given `time_left`, no request may outlast it: each waits at most what is left, and
+    the sink stops before a job it has no time for (the publisher continues from there),
+    so a Lambda never times out mid-batch and is retried into sending jobs twice.
     """
 
     def __init__(
@@ -265,15 +280,22 @@ class HttpSink:
         self._timeout = timeout
         self._backoff = backoff or Backoff()
 
-    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+    def send(
+        self, envelopes: Sequence[dict[str, Any]], time_left: Callable[[], float] | None = None
+    ) -> int:
         answers = []
         for envelope in envelopes:
+            if time_left is not None and time_left() < _MIN_REQUEST_SECONDS:
+                break
             started = time.monotonic()
             ok, error, body, tries = False, "", b"", 0
             for tries in range(1, self._max_attempts + 1):
-                ok, error, body, retry = self._post(envelope)
+                timeout = self._timeout if time_left is None else min(self._timeout, time_left())
+                ok, error, body, retry = self._post(envelope, max(timeout, 0.001))
                 if ok or not retry:
                     break
+                if time_left is not None and time_left() < _MIN_REQUEST_SECONDS:
+                    break  # no time to try again here: the failure is this job's result
                 if tries < self._max_attempts:
                     self._backoff.pause(tries)
             output, truncated = bound_output(_answer_value(body)) if ok else (None, False)
@@ -290,8 +312,9 @@ class HttpSink:
             )
         if answers:
             self._on_results(answers)
+        return len(answers)
 
-    def _post(self, envelope: dict[str, Any]) -> tuple[bool, str, bytes, bool]:
+    def _post(self, envelope: dict[str, Any], timeout: float) -> tuple[bool, str, bytes, bool]:
         request = urllib.request.Request(  # noqa: S310 - the URL is the group's registered http(s) target
             self._url,
             data=_encode(envelope),
@@ -299,7 +322,7 @@ class HttpSink:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 body = response.read(_ANSWER_BYTES)
             return True, "", body, False
         except urllib.error.HTTPError as exc:
@@ -309,6 +332,8 @@ class HttpSink:
             return False, f"could not reach {self._url}: {exc}", b"", True
 
 
+#: a request is not started with less time than this left
+_MIN_REQUEST_SECONDS = 1.0
 #: an answer's body is read up to this many bytes; the result keeps MAX_OUTPUT_BYTES of it
 _ANSWER_BYTES = 64 * 1024
 

@@ -74,43 +74,53 @@ def run_publisher_unit(
     pacer = Pacer(share, clock)
     sink = sinks(manifest)
     batch_size = SEND_BATCH if share is None else max(1, min(SEND_BATCH, int(share)))
-    batch: list[dict[str, Any]] = []
+    batch: list[tuple[int, dict[str, Any]]] = []  # (position in the part, envelope)
     count = 0
+    sink_time = None if time_left is None else (lambda: time_left() - STOP_MARGIN)
 
-    def hand_over() -> str:
-        """Send the batch unless the run stopped; why it stopped, or ''."""
+    def hand_over() -> tuple[str, int | None]:
+        """Send the batch unless the run stopped: why it stopped (or ''), and the
+        position of the first job a slow sink had no time left for (or None)."""
         nonlocal batch, count
         if not batch:
-            return ""
+            return "", None
         stop = _why_stop(ledger, unit)
         if stop:
-            return stop
-        sink.send(batch)
-        count += len(batch)
+            return stop, None
+        sent = sink.send([envelope for _, envelope in batch], sink_time)
+        count += sent
+        unsent = batch[sent][0] if sent < len(batch) else None
         batch = []
-        return ""
+        return "", unsent
+
+    def continue_at(position: int) -> UnitOutcome:
+        publishers.invoke_publishers([replace(unit, offset=position)])
+        return UnitOutcome(
+            "continued", jobs=count, reason=f"deadline near; continues at job {position}"
+        )
 
     jobs = registry.read_part(unit.group, unit.version, unit.list_name, unit.part)
     for position, job in enumerate(jobs):
         if position < unit.offset or not wanted.wants(job.id):
             continue
         if time_left is not None and time_left() < STOP_MARGIN:
-            stop = hand_over()
+            stop, unsent = hand_over()
             if stop:
                 return UnitOutcome("stopped", jobs=count, reason=stop)
-            publishers.invoke_publishers([replace(unit, offset=position)])
-            return UnitOutcome(
-                "continued", jobs=count, reason=f"deadline near; continues at job {position}"
-            )
+            return continue_at(position if unsent is None else unsent)
         pacer.wait()
-        batch.append(build_envelope(unit, job))
+        batch.append((position, build_envelope(unit, job)))
         if len(batch) >= batch_size:
-            stop = hand_over()
+            stop, unsent = hand_over()
             if stop:
                 return UnitOutcome("stopped", jobs=count, reason=stop)
-    stop = hand_over()
+            if unsent is not None:
+                return continue_at(unsent)
+    stop, unsent = hand_over()
     if stop:
         return UnitOutcome("stopped", jobs=count, reason=stop)
+    if unsent is not None:
+        return continue_at(unsent)
     part_size = manifest.job_list(unit.list_name).parts[unit.part]
     ledger.mark_part_dispatched(
         unit.run_id, unit.list_name, unit.part, unit.attempt, unit.only, part_size

@@ -284,7 +284,7 @@ def cronbridge_worker(
             ref, payload = parse_envelope(event)
             if isinstance(event, dict) and event.get("payload_ref"):
                 payload = _fetch_payload(event["payload_ref"])
-            return _run_once(store[0], fn, ref, payload, context, sleep)
+            return capped(_run_once(store[0], fn, ref, payload, context, sleep))
 
         return handler
 
@@ -317,6 +317,21 @@ def _run_once(
         raise
     store.complete(ref, owner, result)
     return result
+
+
+#: the most of a worker's answer the helper hands Lambda: with the envelope (at most
+#: publishers.delivery.INLINE_ENVELOPE_LIMIT) the destination record stays deliverable
+RESPONSE_LIMIT = 16 * 1024
+
+
+def capped(result: Any) -> Any:
+    """The worker's answer, or, when its JSON is over RESPONSE_LIMIT, a small stand-in
+    holding its first bytes: a destination record too large for its queue is dropped by
+    Lambda, result and all. The ledger keeps 4 KiB of an answer in any case."""
+    text = json.dumps(result, separators=(",", ":"), default=str)
+    if len(text.encode()) <= RESPONSE_LIMIT:
+        return result
+    return {"truncated": True, "bytes": len(text.encode()), "head": bound_text(text, 4096)}
 
 
 def _is_sqs_batch(event: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bridge.domain.groups import GroupManifest
@@ -40,13 +40,16 @@ class RecordingSink:
     def __call__(self, manifest: GroupManifest) -> RecordingSink:
         return self
 
-    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+    def send(
+        self, envelopes: Sequence[dict[str, Any]], time_left: Callable[[], float] | None = None
+    ) -> int:
         self.calls += 1
         for envelope in envelopes:
             if self.crash_after is not None and len(self.envelopes) >= self.crash_after:
                 self.crash_after = None
                 raise RuntimeError("injected: publisher crashed mid-part")
             self.envelopes.append(envelope)
+        return len(envelopes)
 
     def job_ids(self) -> list[str]:
         return [e["cronbridge"]["job"] for e in self.envelopes]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -141,3 +142,46 @@ def test_http_unreachable_is_a_failed_result_not_a_crash() -> None:
     assert results[0][0] is False and results[0][1].startswith(
         "could not reach http://127.0.0.1:9/jobs"
     )
+
+
+class _Slow(BaseHTTPRequestHandler):
+    """Answers after `delay` seconds (or never, for `hang`): a target slower than a leaf."""
+
+    server: LoopbackServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if body["cronbridge"]["job"] == "hang":
+            self.server.release.wait(30)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_http_never_outlasts_the_time_left_and_says_how_far_it_got() -> None:
+    """The group allows 5 minutes a request, the leaf has 3 s: the hanging request gives
+    up when the leaf's time does (not when the target answers), is not tried again, and
+    the job after it is left for the publisher's continuation."""
+    server = LoopbackServer(_Slow)
+    server.release = threading.Event()  # type: ignore[attr-defined]
+    server.start()
+    answers: list[HttpAnswer] = []
+    try:
+        sink = HttpSink(
+            f"{server.url}/jobs", answers.extend, max_attempts=3, timeout=300, backoff=NO_WAIT
+        )
+        end = time.monotonic() + 3.0
+        sent = sink.send(
+            [envelope(j) for j in ("ok", "hang", "later")], lambda: end - time.monotonic()
+        )
+    finally:
+        server.release.set()  # type: ignore[attr-defined]
+        server.stop()
+    assert sent == 2
+    assert [a.envelope["cronbridge"]["job"] for a in answers] == ["ok", "hang"]
+    hung = answers[1]
+    assert not hung.ok and "timed out" in hung.error and hung.tries == 1

@@ -60,7 +60,7 @@ class World:
             controls or Controls(),
             registry=self.registry,
             clock=self.clock,
-            check_target=lambda t: None,
+            check_target=lambda target, controls: None,
         )
 
     def event(
@@ -436,10 +436,13 @@ class CancellingSink(RecordingSink):
         self._cancel = lambda: world.ledger.cancel_run(run_id, "by hand", world.clock.now())
         self._at = at
 
-    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
-        super().send(envelopes)
+    def send(
+        self, envelopes: Sequence[dict[str, Any]], time_left: Callable[[], float] | None = None
+    ) -> int:
+        sent = super().send(envelopes)
         if self.calls == self._at:
             self._cancel()
+        return sent
 
 
 @pytest.mark.parametrize(("controls", "batch"), [(Controls(), 100), (Controls(max_rate=20), 20)])
@@ -614,3 +617,33 @@ def test_a_failed_run_without_stored_results_is_not_redriven(world: World) -> No
         world.redrive(outcome.run_id)
     after = world.ledger.get_run(outcome.run_id)
     assert after is not None and (after.state, after.attempt) == (RunState.FAILED, 1)
+
+
+class SlowSink(RecordingSink):
+    """A sink with time for only `room` more jobs (as an http: target near the deadline)."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def send(
+        self, envelopes: Sequence[dict[str, Any]], time_left: Callable[[], float] | None = None
+    ) -> int:
+        assert time_left is not None, "the publisher tells a sink how long it may take"
+        taken = list(envelopes[: self.room])
+        self.room -= len(taken)
+        return super().send(taken)
+
+
+def test_a_sink_out_of_time_hands_the_rest_of_the_part_to_a_continuation(world: World) -> None:
+    world.register({"a": 250})
+    world.trigger(world.event(SLOT))
+    [leaf] = world.invoker.take()
+    world.sink = SlowSink(room=140)
+    outcome = world.publish(leaf, time_left=lambda: 600.0)
+    assert (outcome.action, outcome.jobs) == ("continued", 140)
+    [continuation] = world.invoker.take()
+    assert continuation.offset == 140
+    world.sink.room = 1000
+    assert world.publish(continuation, time_left=lambda: 600.0).action == "dispatched"
+    assert world.sink.job_ids() == [f"a-{i}" for i in range(250)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +267,35 @@ def test_a_message_that_is_not_an_envelope_stays_in_the_queue(tmp_path: Path) ->
     }
     assert consume(event, Context("r")) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert recorded == []
+
+
+def test_a_large_answer_is_capped_so_its_destination_record_can_be_delivered(
+    tmp_path: Path,
+) -> None:
+    from bridge.domain.results import destination_record, parse_destination_record
+    from bridge.local.queue import DESTINATION_LIMIT
+    from publishers.delivery import INLINE_ENVELOPE_LIMIT
+    from publishers.worker import RESPONSE_LIMIT
+
+    @cronbridge_worker(claims=lambda: SqliteClaims(tmp_path / "c.sqlite3"))
+    def handler(payload: Any, job: JobRef) -> dict[str, Any]:
+        return {"rows": ["x" * 100] * 5000}  # about 500 KB of JSON
+
+    largest = envelope()
+    largest["payload"] = {"blob": "y" * (INLINE_ENVELOPE_LIMIT - 300)}  # inline, at the limit
+    answer = handler(largest, Context("req-1"))
+    assert answer["truncated"] is True and answer["bytes"] > 500_000
+    record = destination_record(
+        largest,
+        succeeded=True,
+        tries=1,
+        response=answer,
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:worker",
+        request_id="req-1",
+        timestamp=datetime(2026, 11, 22, tzinfo=UTC),
+    )
+    assert len(json.dumps(record).encode()) <= DESTINATION_LIMIT
+    assert RESPONSE_LIMIT + INLINE_ENVELOPE_LIMIT < DESTINATION_LIMIT
+    result = parse_destination_record(record)  # the ledger keeps 4 KiB, and says it cut
+    assert result.truncated is True and result.output is not None
+    assert result.output.startswith('{"truncated":true,"bytes":')

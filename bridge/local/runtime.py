@@ -82,9 +82,12 @@ class _LocalSink:
         self._function = function
         self._backoff = backoff
 
-    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+    def send(
+        self, envelopes: Sequence[dict[str, Any]], time_left: Callable[[], float] | None = None
+    ) -> int:
         for envelope in envelopes:
             invoke_with_backoff(self._lambdas, self._function, envelope, self._backoff)
+        return len(envelopes)
 
 
 class LocalRuntime:
