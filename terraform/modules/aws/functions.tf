@@ -11,14 +11,14 @@ locals {
   # The recorder reads batches of up to 6 MB of destination records from the results
   # queue; the sweeper ends overdue runs, on a schedule (sweeper.tf).
   core = {
-    dispatcher = { handler = "bridge.lambdas.dispatcher.handler", memory = 256, timeout = 60 }
-    publisher  = { handler = "publishers.lambdas.publisher.handler", memory = var.publisher_memory_mb, timeout = 900 }
-    recorder   = { handler = "bridge.lambdas.recorder.handler", memory = 512, timeout = 60 }
-    sweeper    = { handler = "bridge.lambdas.sweeper.handler", memory = 512, timeout = 300 }
+    dispatcher = { handler = "bridge.lambdas.dispatcher.handler", memory = 256, timeout = 60, reserved = var.dispatcher_reserved_concurrency }
+    publisher  = { handler = "publishers.lambdas.publisher.handler", memory = var.publisher_memory_mb, timeout = 900, reserved = null }
+    recorder   = { handler = "bridge.lambdas.recorder.handler", memory = 512, timeout = 60, reserved = var.recorder_reserved_concurrency }
+    sweeper    = { handler = "bridge.lambdas.sweeper.handler", memory = 512, timeout = 300, reserved = null }
   }
 }
 
-data "archive_file" "code" {
+resource "archive_file" "code" {
   type        = "zip"
   output_path = "${path.root}/.terraform/cronbridge/${var.prefix}-lambda.zip"
 
@@ -55,10 +55,13 @@ resource "aws_lambda_function" "core" {
   handler          = each.value.handler
   memory_size      = each.value.memory
   timeout          = each.value.timeout
-  filename         = data.archive_file.code.output_path
-  source_code_hash = data.archive_file.code.output_base64sha256
+  filename         = archive_file.code.output_path
+  source_code_hash = archive_file.code.output_base64sha256
   kms_key_arn      = var.kms_key_arn
   tags             = local.tags
+
+  # Null (the default) reserves nothing: see dispatcher_reserved_concurrency.
+  reserved_concurrent_executions = each.value.reserved
 
   environment {
     variables = local.environment
@@ -79,4 +82,37 @@ resource "aws_lambda_function_event_invoke_config" "core" {
       destination = aws_sqs_queue.dlq.arn
     }
   }
+}
+
+# The publisher hands the rest of a part to an invocation of itself near its deadline:
+# a chain Lambda's recursive loop detection would stop after 16 hops.
+resource "aws_lambda_function_recursion_config" "publisher" {
+  function_name  = aws_lambda_function.core["publisher"].function_name
+  recursive_loop = "Allow"
+}
+
+# The worker helper (publishers.worker) and what it imports, as a layer: a worker the
+# module deploys from source_dir imports `from publishers.worker import cronbridge_worker`
+# from it; workers deployed elsewhere can attach it too (the worker_helper_layer_arn
+# output). Pure Python: any architecture, Python 3.11 and up.
+resource "archive_file" "helper_layer" {
+  type        = "zip"
+  output_path = "${path.root}/.terraform/cronbridge/${var.prefix}-helper-layer.zip"
+
+  dynamic "source" {
+    for_each = local.code_files
+    content {
+      content  = file("${local.code_root}/${source.value}")
+      filename = "python/${source.value}"
+    }
+  }
+}
+
+resource "aws_lambda_layer_version" "helper" {
+  layer_name               = "${var.prefix}-worker-helper"
+  description              = "cronbridge's worker helper: from publishers.worker import cronbridge_worker"
+  filename                 = archive_file.helper_layer.output_path
+  source_code_hash         = archive_file.helper_layer.output_base64sha256
+  compatible_runtimes      = ["python3.11", "python3.12", "python3.13"]
+  compatible_architectures = ["arm64", "x86_64"]
 }

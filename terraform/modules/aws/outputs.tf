@@ -89,3 +89,8 @@ output "trigger_bucket_policy" {
   value       = aws_s3_bucket_policy.trigger.policy
   sensitive   = true
 }
+
+output "worker_helper_layer_arn" {
+  description = "The worker helper as a Lambda layer (Python 3.11+, any architecture): attach it to workers deployed elsewhere to `from publishers.worker import cronbridge_worker`. The module attaches it to the workers it deploys."
+  value       = aws_lambda_layer_version.helper.arn
+}

@@ -6,6 +6,7 @@ resource "aws_s3_bucket" "trigger" {
   # checkov:skip=CKV_AWS_144:A trigger is a one-day, one-region signal; a replica in another region would start nothing.
   # checkov:skip=CKV2_AWS_6:It has one (aws_s3_bucket_public_access_block.trigger); user_agent mode turns its policy settings off, as that mode requires.
   # checkov:skip=CKV_AWS_21:Objects expire after a day and are never read back; versions would only keep dead triggers.
+  # checkov:skip=CKV_AWS_145:S3 refuses an anonymous (User-Agent) PUT to an SSE-KMS bucket; it holds only one-day schedule signals, SSE-S3 encrypted.
   bucket        = local.names.trigger_bucket
   force_destroy = true
   tags          = local.tags
@@ -18,14 +19,16 @@ resource "aws_s3_bucket_ownership_controls" "trigger" {
   }
 }
 
+# SSE-S3, whatever kms_key_arn says: S3 refuses an anonymous PUT to a bucket whose
+# default encryption is SSE-KMS, so with a KMS default no scheduler could trigger.
+# A trigger holds at most 4 KiB of schedule metadata; the state bucket and the ledger
+# take the customer key.
 resource "aws_s3_bucket_server_side_encryption_configuration" "trigger" {
   bucket = aws_s3_bucket.trigger.bucket
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"
-      kms_master_key_id = var.kms_key_arn
+      sse_algorithm = "AES256"
     }
-    bucket_key_enabled = var.kms_key_arn != null
   }
 }
 
@@ -59,8 +62,11 @@ resource "aws_s3_bucket_public_access_block" "trigger" {
 }
 
 locals {
+  # The secret anywhere in the User-Agent: nothing documents that Logic Apps (or a proxy,
+  # or another scheduler's HTTP client) sends a custom User-Agent unchanged rather than
+  # with something added, so it is matched as a substring. Secrets hold no * or ?.
   anonymous_conditions = merge(
-    { StringEquals = { "aws:UserAgent" = local.user_agents } },
+    { StringLike = { "aws:UserAgent" = [for agent in local.user_agents : "*${agent}*"] } },
     var.auth_mode == "source_ip" ? { IpAddress = { "aws:SourceIp" = var.allowed_source_ips } } : {},
   )
 

@@ -57,6 +57,7 @@ variable "workers" {
     source_dir           = optional(string)
     handler              = optional(string)
     runtime              = optional(string, "python3.12")
+    architecture         = optional(string, "arm64")
     memory_size          = optional(number, 256)
     timeout              = optional(number, 60)
     environment          = optional(map(string), {})
@@ -78,6 +79,10 @@ variable "workers" {
   validation {
     condition     = alltrue([for w in values(var.workers) : w.function_name != null || (w.source_dir != null && w.handler != null)])
     error_message = "a worker the module deploys needs both source_dir and handler."
+  }
+  validation {
+    condition     = alltrue([for w in values(var.workers) : contains(["arm64", "x86_64"], w.architecture)])
+    error_message = "a worker's architecture is arm64 or x86_64 (x86_64 for native dependencies built only for it)."
   }
 }
 
@@ -174,6 +179,28 @@ variable "sweep_schedule" {
   validation {
     condition     = can(regex("^(rate|cron)\\(.+\\)$", var.sweep_schedule))
     error_message = "sweep_schedule is an EventBridge schedule expression: rate(...) or cron(...)."
+  }
+}
+
+variable "dispatcher_reserved_concurrency" {
+  description = "Environments kept for the dispatcher alone, so a burst of workers cannot leave a trigger waiting. Null reserves none. Every reservation comes out of the account's concurrency, and AWS keeps at least 100 unreserved: a new account (whose quota may be as low as 10) cannot reserve any until the quota is raised."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.dispatcher_reserved_concurrency == null || try(var.dispatcher_reserved_concurrency >= 1, false)
+    error_message = "dispatcher_reserved_concurrency is null or at least 1."
+  }
+}
+
+variable "recorder_reserved_concurrency" {
+  description = "Environments kept for the recorder alone, so a burst of workers cannot stall recording. Null reserves none; set it at least recorder_max_concurrency. As for the dispatcher, it comes out of the account's concurrency, with at least 100 left unreserved."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.recorder_reserved_concurrency == null || try(var.recorder_reserved_concurrency >= 2, false)
+    error_message = "recorder_reserved_concurrency is null or at least 2 (the results queue's mapping runs at least two)."
   }
 }
 

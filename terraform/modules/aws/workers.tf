@@ -39,7 +39,7 @@ locals {
   )
 }
 
-data "archive_file" "worker" {
+resource "archive_file" "worker" {
   for_each    = local.deployed_workers
   type        = "zip"
   source_dir  = each.value.source_dir
@@ -67,9 +67,11 @@ resource "aws_iam_role_policy" "worker_logs" {
   })
 }
 
+# One policy per role: workers may share a role_name, and two policies of one name on
+# one role would overwrite each other. Prefixed, so deployments sharing a role keep apart.
 resource "aws_iam_role_policy" "worker" {
-  for_each = local.worker_roles
-  name     = "cronbridge-worker"
+  for_each = toset(values(local.worker_roles))
+  name     = "${var.prefix}-worker"
   role     = each.value
   policy   = jsonencode({ Version = "2012-10-17", Statement = local.worker_statements })
 }
@@ -94,13 +96,14 @@ resource "aws_lambda_function" "worker" {
   function_name                  = "${var.prefix}-${each.key}"
   role                           = aws_iam_role.worker[each.key].arn
   runtime                        = each.value.runtime
-  architectures                  = ["arm64"]
+  architectures                  = [each.value.architecture]
   handler                        = each.value.handler
+  layers                         = [aws_lambda_layer_version.helper.arn]
   memory_size                    = each.value.memory_size
   timeout                        = each.value.timeout
   reserved_concurrent_executions = each.value.reserved_concurrency
-  filename                       = data.archive_file.worker[each.key].output_path
-  source_code_hash               = data.archive_file.worker[each.key].output_base64sha256
+  filename                       = archive_file.worker[each.key].output_path
+  source_code_hash               = archive_file.worker[each.key].output_base64sha256
   kms_key_arn                    = var.kms_key_arn
   tags                           = local.tags
 

@@ -243,3 +243,80 @@ run "with_a_customer_key_every_role_may_use_it" {
     error_message = "the functions, the workers and the scheduler may all use the key"
   }
 }
+
+run "deployed_workers_get_the_helper_layer_and_their_architecture" {
+  command = plan
+  variables {
+    workers = {
+      report = { source_dir = "./tests", handler = "report.handler" }
+      native = { source_dir = "./tests", handler = "native.handler", architecture = "x86_64" }
+    }
+  }
+
+  assert {
+    condition     = alltrue([for w in aws_lambda_function.worker : length(w.layers) == 1])
+    error_message = "every worker the module deploys can import publishers.worker from the layer"
+  }
+  assert {
+    condition     = aws_lambda_function.worker["native"].architectures[0] == "x86_64" && aws_lambda_function.worker["report"].architectures[0] == "arm64"
+    error_message = "a worker's architecture is its own (arm64 unless it says)"
+  }
+  assert {
+    condition     = aws_lambda_layer_version.helper.compatible_architectures == toset(["arm64", "x86_64"]) && contains(aws_lambda_layer_version.helper.compatible_runtimes, "python3.12")
+    error_message = "the helper layer is pure Python: any architecture"
+  }
+}
+
+run "an_unknown_architecture_is_refused" {
+  command = plan
+  variables {
+    workers = { report = { source_dir = "./tests", handler = "report.handler", architecture = "ppc64" } }
+  }
+  expect_failures = [var.workers]
+}
+
+run "workers_sharing_a_role_share_one_policy" {
+  command = plan
+  variables {
+    workers = {
+      resize = { function_name = "image-resize", role_name = "shared-role" }
+      thumbs = { function_name = "thumbnails", role_name = "shared-role" }
+    }
+  }
+
+  assert {
+    condition     = keys(aws_iam_role_policy.worker) == ["shared-role"] && aws_iam_role_policy.worker["shared-role"].name == "acme-cb-worker"
+    error_message = "one policy, named for the deployment, on the shared role"
+  }
+}
+
+run "the_publisher_may_continue_itself_and_core_functions_may_reserve_concurrency" {
+  command = plan
+  variables {
+    dispatcher_reserved_concurrency = 5
+    recorder_reserved_concurrency   = 10
+  }
+
+  assert {
+    condition     = aws_lambda_function_recursion_config.publisher.recursive_loop == "Allow" && aws_lambda_function_recursion_config.publisher.function_name == "acme-cb-publisher"
+    error_message = "Lambda must not stop the publisher's chain of continuations"
+  }
+  assert {
+    condition     = aws_lambda_function.core["dispatcher"].reserved_concurrent_executions == 5 && aws_lambda_function.core["recorder"].reserved_concurrent_executions == 10
+    error_message = "the dispatcher and the recorder keep what the variables reserve"
+  }
+  assert {
+    condition     = aws_lambda_function.core["publisher"].reserved_concurrent_executions == null
+    error_message = "the publisher tree keeps the account's whole concurrency"
+  }
+}
+
+run "the_code_is_built_at_apply_so_a_saved_plan_applies_anywhere" {
+  command = plan
+
+  assert {
+    # A resource, not a data source: the zip is written when the plan is applied.
+    condition     = archive_file.code.type == "zip" && aws_lambda_function.core["recorder"].filename == archive_file.code.output_path
+    error_message = "the functions take the zip that apply builds"
+  }
+}

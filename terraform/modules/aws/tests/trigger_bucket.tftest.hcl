@@ -48,8 +48,8 @@ run "user_agent_mode_admits_only_the_secret_over_tls_on_triggers" {
       Action    = "s3:PutObject"
       Resource  = "arn:aws:s3:::acme-cb-triggers/triggers/*"
       Condition = {
-        StringEquals = {
-          "aws:UserAgent" = ["current-secret-0123456789abcdef", "retiring-secret-0123456789abcdef"]
+        StringLike = {
+          "aws:UserAgent" = ["*current-secret-0123456789abcdef*", "*retiring-secret-0123456789abcdef*"]
         }
       }
     }
@@ -79,8 +79,8 @@ run "source_ip_mode_adds_the_addresses_and_keeps_public_access_blocked" {
 
   assert {
     condition = jsondecode(aws_s3_bucket_policy.trigger.policy).Statement[1].Condition == {
-      StringEquals = {
-        "aws:UserAgent" = ["current-secret-0123456789abcdef", "retiring-secret-0123456789abcdef"]
+      StringLike = {
+        "aws:UserAgent" = ["*current-secret-0123456789abcdef*", "*retiring-secret-0123456789abcdef*"]
       }
       IpAddress = { "aws:SourceIp" = ["20.1.2.3/32", "20.4.5.6"] }
     }
@@ -147,7 +147,7 @@ run "without_a_secret_one_is_generated_and_output" {
   }
 
   assert {
-    condition     = jsondecode(aws_s3_bucket_policy.trigger.policy).Statement[1].Condition.StringEquals["aws:UserAgent"] == ["generated0123456789generated0123456789ab"]
+    condition     = jsondecode(aws_s3_bucket_policy.trigger.policy).Statement[1].Condition.StringLike["aws:UserAgent"] == ["*generated0123456789generated0123456789ab*"]
     error_message = "the generated secret is the only one accepted"
   }
   assert {
@@ -173,5 +173,23 @@ run "the_bucket_keeps_triggers_one_day_encrypted" {
   assert {
     condition     = one(aws_s3_bucket_ownership_controls.trigger.rule).object_ownership == "BucketOwnerEnforced"
     error_message = "anonymous writers never own objects: ACLs are disabled"
+  }
+}
+
+run "a_customer_key_never_makes_the_trigger_bucket_sse_kms" {
+  command = plan
+  variables {
+    auth_mode   = "user_agent"
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    # S3 refuses an anonymous PUT to a bucket whose default encryption is SSE-KMS.
+    condition     = one([for r in aws_s3_bucket_server_side_encryption_configuration.trigger.rule : r.apply_server_side_encryption_by_default[0].sse_algorithm]) == "AES256"
+    error_message = "the trigger bucket stays SSE-S3 whatever the key"
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_server_side_encryption_configuration.state.rule : r.apply_server_side_encryption_by_default[0].sse_algorithm]) == "aws:kms"
+    error_message = "the state bucket takes the customer key"
   }
 }
