@@ -189,7 +189,10 @@ class Ledger(Protocol):
 class PublisherInvoker(Protocol):
     """Starts publisher units asynchronously (async Lambda invoke, or a local thread)."""
 
-    def invoke_publishers(self, units: Sequence[PublisherUnit]) -> None: ...
+    def invoke_publishers(self, units: Sequence[PublisherUnit], delay: float = 0.0) -> None:
+        """Start the units now, or (a paced lane's next wake) `delay` seconds from now,
+        without holding anything idle meanwhile."""
+        ...
 
 
 class JobSink(Protocol):

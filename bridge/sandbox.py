@@ -14,6 +14,8 @@
 - the trigger bucket's endpoint for schedulers (`CRONBRIDGE_TRIGGER_URL`): it applies
   the bucket policy's User-Agent rule, which moto does not evaluate, then writes the
   object into moto's S3.
+- on request (`record_calls=True`), a record of every AWS call each function's role
+  makes (`Sandbox.calls`), for checking against the roles Terraform renders.
 
 Resources carry the names, keys and environment a Terraform deployment uses. What it
 cannot show: policies as AWS evaluates them (a PUT made straight to moto's S3 is not
@@ -23,7 +25,6 @@ atomic under concurrent threads, so the emulator runs one invocation at a time.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import os
@@ -32,8 +33,10 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -42,17 +45,19 @@ import boto3
 
 from bridge.aws.ledger import table_definition
 from bridge.aws.runtime import AwsRuntime, AwsSettings
+from bridge.domain.triggers import carries_secret
 from bridge.exceptions import Unavailable
 from bridge.lambdas import dispatcher, recorder, sweeper
 from bridge.local.lambda_api import LambdaApiServer
-from bridge.local.lambda_service import FunctionConfig, LocalLambda, Throttled
+from bridge.local.lambda_service import FunctionConfig, Handler, LocalLambda, Throttled
 from bridge.local.loopback import LoopbackServer
-from bridge.local.queue import BatchPoller, ResultDestination, SqsQueue
+from bridge.local.queue import BatchPoller, MessageQueue, QueueMessage, ResultDestination, SqsQueue
 from bridge.ports import SystemClock
+from publishers.delivery import AsyncInvoker
 from publishers.lambdas import publisher
 from publishers.targets import TargetSpec, load_python_handler
 
-__all__ = ["DeploymentNames", "Sandbox", "TriggerBucketEndpoint"]
+__all__ = ["Call", "CallRecorder", "DeploymentNames", "Sandbox", "TriggerBucketEndpoint"]
 
 REGION = "us-east-1"
 
@@ -99,6 +104,10 @@ class DeploymentNames:
     def results_queue(self) -> str:
         return f"{self.prefix}-results"
 
+    @property
+    def pacing_queue(self) -> str:
+        return f"{self.prefix}-pacing"
+
     def settings(self) -> AwsSettings:
         return AwsSettings(
             state_bucket=self.state_bucket,
@@ -121,10 +130,10 @@ class TriggerBucketEndpoint(LoopbackServer):
         super().__init__(_TriggerPut)
         self.s3 = s3
         self.bucket = bucket
-        self._secret = secret.encode()
+        self._secret = secret
 
     def admits(self, user_agent: str) -> bool:
-        return hmac.compare_digest(user_agent.encode("latin-1", "replace"), self._secret)
+        return carries_secret(user_agent, self._secret)
 
 
 class _TriggerPut(BaseHTTPRequestHandler):
@@ -168,6 +177,147 @@ _S3_DENIED = b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied
 _S3_NOT_ALLOWED = b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed against this resource.</Message></Error>'
 
 
+@dataclass(frozen=True)
+class Call:
+    """One AWS call made with a function's execution role: by the function's code, or by
+    Lambda on its behalf (a worker's destination record; the results queue's event
+    source mapping, which polls with the recorder's role)."""
+
+    function: str  # the function whose role makes the call
+    service: str  # botocore's service id: "s3", "dynamodb", "sqs", "lambda"
+    operation: str  # the API operation: "PutItem", "Invoke", ...
+    params: Mapping[str, Any]  # its parameters, as the caller passed them
+    error: str | None = None  # the error code AWS answered with, if it did ("NoSuchKey")
+
+
+#: which recorder, for which function, the calls of this thread (or task) belong to
+_ACTING: ContextVar[tuple[CallRecorder, str] | None] = ContextVar("cronbridge_acting", default=None)
+
+
+class CallRecorder:
+    """Records the AWS calls made while a function acts (`acting_as`): every botocore
+    client it watches, and the publisher's lean invokes, which botocore never sees. A
+    call made outside any function (the CLI's, the sandbox's own) is not recorded."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+        self._hook = f"cronbridge-call-recorder-{id(self)}"
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)
+
+    @contextmanager
+    def acting_as(self, function: str) -> Iterator[None]:
+        token = _ACTING.set((self, function))
+        try:
+            yield
+        finally:
+            _ACTING.reset(token)
+
+    def record(self, service: str, operation: str, params: Mapping[str, Any]) -> int | None:
+        """Record the call if a function of this recorder's is acting; its index."""
+        acting = _ACTING.get()
+        if acting is None or acting[0] is not self:
+            return None
+        with self._lock:
+            self._calls.append(Call(acting[1], service, operation, dict(params)))
+            return len(self._calls) - 1
+
+    def watch(self, events: Any) -> None:
+        """Watch the clients of a botocore event emitter: a client's (`client.meta.events`),
+        or a session's, for the clients it creates from then on."""
+        # A unique id names one handler of an emitter, whatever its event: one each.
+        events.register("before-parameter-build", self._before_call, unique_id=self._hook)
+        events.register("after-call", self._after_call, unique_id=f"{self._hook}-after")
+
+    def unwatch(self, events: Any) -> None:
+        events.unregister("before-parameter-build", unique_id=self._hook)
+        events.unregister("after-call", unique_id=f"{self._hook}-after")
+
+    def watch_invokes(self, invoker: AsyncInvoker) -> None:
+        """Record each async invoke as it is handed over, in the caller's context (the
+        invoker's lean client has no botocore events, and runs in a pool of its own)."""
+        invoke_all = invoker.invoke_all
+
+        def recorded(function: str, payloads: Sequence[bytes]) -> None:
+            for _ in payloads:
+                self.record(
+                    "lambda", "Invoke", {"FunctionName": function, "InvocationType": "Event"}
+                )
+            invoke_all(function, payloads)
+
+        invoker.invoke_all = recorded  # type: ignore[method-assign]
+
+    def act(self, function: str, handler: Handler) -> Handler:
+        """`handler`, acting as `function` while it runs."""
+
+        def run(event: Any, context: Any) -> Any:
+            with self.acting_as(function):
+                return handler(event, context)
+
+        return run
+
+    def _before_call(
+        self, params: Mapping[str, Any], model: Any, context: Any = None, **_: Any
+    ) -> None:
+        index = self.record(model.service_model.service_id.hyphenize(), model.name, params)
+        if index is not None and isinstance(context, dict):
+            context[self._hook] = index  # the same dict reaches after-call
+
+    def _after_call(self, parsed: Any, context: Any = None, **_: Any) -> None:
+        index = context.get(self._hook) if isinstance(context, dict) else None
+        error = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+        if index is not None and error:
+            with self._lock:
+                self._calls[index] = replace(self._calls[index], error=str(error))
+
+
+class _QueueActing:
+    """A queue used with a function's role: the results queue as the recorder's event
+    source mapping polls it."""
+
+    def __init__(self, queue: MessageQueue, recorder: CallRecorder, function: str) -> None:
+        self.queue = queue
+        self.arn = queue.arn
+        self._recorder = recorder
+        self._function = function
+
+    def send(self, body: str) -> None:
+        with self._recorder.acting_as(self._function):
+            self.queue.send(body)
+
+    def receive(self, max_messages: int, wait: float) -> list[QueueMessage]:
+        with self._recorder.acting_as(self._function):
+            return self.queue.receive(max_messages, wait)
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        with self._recorder.acting_as(self._function):
+            self.queue.delete(receipts)
+
+    def empty(self) -> bool:
+        with self._recorder.acting_as(self._function):
+            return self.queue.empty()
+
+
+class _DestinationActing:
+    """A worker's destination, delivered with the worker's role, as Lambda delivers it."""
+
+    def __init__(
+        self, destination: ResultDestination, recorder: CallRecorder, function: str
+    ) -> None:
+        self.queue = destination.queue  # the Lambda API emulator reports its ARN
+        self._destination = destination
+        self._recorder = recorder
+        self._function = function
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        with self._recorder.acting_as(self._function):
+            self._destination(record)
+
+
 class Sandbox:
     """Start with `start()`: it returns the environment that points boto3 and the CLI
     at the sandbox, and sets it in this process (the handlers read it)."""
@@ -187,9 +337,12 @@ class Sandbox:
         sweep_every: float = 1.0,
         event_age: float | None = None,
         recording: Path | None = None,
+        worker_timeout: float = 300.0,
+        record_calls: bool = False,
     ) -> None:
         """`service` makes the Lambda stand-in (a fault-injecting one, in tests).
-        `recording`: moto records every request it receives into this file."""
+        `recording`: moto records every request it receives into this file.
+        `record_calls`: keep every AWS call each function's role makes (`calls`)."""
         self.names = names or DeploymentNames()
         self._service = service
         self._functions = dict(functions)
@@ -202,6 +355,8 @@ class Sandbox:
         self._sweep_every = sweep_every
         self._event_age = event_age
         self._recording = recording
+        self._worker_timeout = worker_timeout  # a group's default --timeout
+        self._recorder = CallRecorder() if record_calls else None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.env: dict[str, str] = {}
@@ -254,6 +409,12 @@ class Sandbox:
         if self._event_age is not None:
             self.env["CRONBRIDGE_EVENT_AGE_SECONDS"] = str(self._event_age)
         os.environ.update(self.env)
+        if self._recorder is not None:
+            # Before any client of the default session exists: the worker helper makes
+            # its own with boto3.client(...), as do the results queue and destinations.
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            self._recorder.watch(boto3.DEFAULT_SESSION.events)
         self._create_resources()
         secret = "sandbox-" + secrets.token_urlsafe(12)
         self.trigger_endpoint = TriggerBucketEndpoint(
@@ -269,20 +430,45 @@ class Sandbox:
         self.env["CRONBRIDGE_TRIGGER_SECRET"] = secret
         os.environ.update(self.env)
         self.env["CRONBRIDGE_RESULTS_QUEUE"] = self._results_url
+        self.env["CRONBRIDGE_PACING_QUEUE"] = self._pacing_url
         os.environ.update(self.env)
         self.runtime = AwsRuntime(AwsSettings.from_env())
+        if self._recorder is not None:
+            for client in (self.runtime.s3, self.runtime.dynamodb, self.runtime.lambda_client):
+                self._recorder.watch(client.meta.events)
+            self._recorder.watch(self.runtime._session.events)  # clients made later (sqs)
+            self._recorder.watch_invokes(self.runtime.invoker)
         self.api.environment = self.names.settings().to_env()
         self.results = SqsQueue(boto3.client("sqs"), self._results_url)
         self.destination = ResultDestination(self.results)
         self._define_functions(handlers)
+        # The event source mapping polls with the recorder's role.
+        polled: MessageQueue = (
+            self.results
+            if self._recorder is None
+            else _QueueActing(self.results, self._recorder, self.names.recorder)
+        )
         self.poller = BatchPoller(
-            self.results,
+            polled,
             self._invoke_recorder,
             batch_size=self._results_batch,
             window=self._results_window,
             poll_wait=0.2,
         )
         self.poller.start()
+        # The pacing queue's mapping: paced lanes, up to 10 a batch, into the publisher.
+        self.pacing = SqsQueue(boto3.client("sqs"), self._pacing_url)
+        self.pacing_poller = BatchPoller(
+            self.pacing
+            if self._recorder is None
+            else _QueueActing(self.pacing, self._recorder, self.names.publisher),
+            self._invoke_publisher,
+            batch_size=10,
+            window=0.0,
+            poll_wait=0.2,
+            name="pacing",
+        )
+        self.pacing_poller.start()
         for target, name in ((self._drain_events, "s3-events"), (self._sweep, "sweeper")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -294,11 +480,21 @@ class Sandbox:
         for thread in self._threads:
             thread.join(timeout=10)
         self.poller.stop()
+        self.pacing_poller.stop()
         self.lambdas.close()
         self.api.stop()
         self.trigger_endpoint.stop()
         self.runtime.invoker.close()
         self.moto.stop()
+        if self._recorder is not None and boto3.DEFAULT_SESSION is not None:
+            self._recorder.unwatch(boto3.DEFAULT_SESSION.events)
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every AWS call made with a function's role since `start()`, in order (needs
+        `record_calls`): the functions' own, their destinations' and the results poller's."""
+        assert self._recorder is not None, "start the sandbox with record_calls=True"
+        return self._recorder.calls
 
     def wait_idle(self, timeout: float) -> bool:
         """Until nothing is queued or running and every result is recorded."""
@@ -306,7 +502,13 @@ class Sandbox:
         while time.monotonic() < end:
             if not self.lambdas.wait_idle(max(0.0, end - time.monotonic())):
                 return False
-            if self.results.empty() and not self.poller.busy and self.lambdas.wait_idle(0):
+            if (
+                self.pacing.empty()
+                and not self.pacing_poller.busy
+                and self.results.empty()
+                and not self.poller.busy
+                and self.lambdas.wait_idle(0)
+            ):
                 return True
             time.sleep(0.05)
         return False
@@ -327,6 +529,13 @@ class Sandbox:
         ok, response = self.lambdas.invoke_sync(self.names.recorder, event)
         if not ok:
             raise RuntimeError(f"recorder failed: {response}")
+        return response
+
+    def _invoke_publisher(self, event: dict[str, Any]) -> Any:
+        """The pacing queue's event source mapping: a synchronous invoke with its lanes."""
+        ok, response = self.lambdas.invoke_sync(self.names.publisher, event)
+        if not ok:
+            raise RuntimeError(f"publisher failed: {response}")
         return response
 
     def _sweep(self) -> None:
@@ -351,6 +560,11 @@ class Sandbox:
             QueueName=self.names.results_queue,
             Attributes={"VisibilityTimeout": str(self._results_visibility)},
         )["QueueUrl"]
+        # Paced lanes wait here between wakes (terraform/modules/aws/pacing.tf).
+        self._pacing_url = sqs.create_queue(
+            QueueName=self.names.pacing_queue,
+            Attributes={"VisibilityTimeout": str(self._results_visibility)},
+        )["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -372,28 +586,31 @@ class Sandbox:
 
     def _define_functions(self, workers: Mapping[str, Any]) -> None:
         runtime = self.runtime
-        self.lambdas.define(
-            FunctionConfig(self.names.dispatcher, dispatcher.make_handler(lambda: runtime))
-        )
-        self.lambdas.define(
-            FunctionConfig(self.names.publisher, publisher.make_handler(lambda: runtime))
-        )
-        self.lambdas.define(
-            FunctionConfig(self.names.recorder, recorder.make_handler(lambda: runtime))
-        )
-        self.lambdas.define(
-            FunctionConfig(self.names.sweeper, sweeper.make_handler(lambda: runtime))
-        )
+        core = {
+            self.names.dispatcher: dispatcher.make_handler(lambda: runtime),
+            self.names.publisher: publisher.make_handler(lambda: runtime),
+            self.names.recorder: recorder.make_handler(lambda: runtime),
+            self.names.sweeper: sweeper.make_handler(lambda: runtime),
+        }
+        for name, handler in core.items():
+            self.lambdas.define(FunctionConfig(name, self._acting(name, handler)))
         for name, handler in workers.items():
+            destination: Callable[[dict[str, Any]], None] = self.destination
+            if self._recorder is not None:
+                destination = _DestinationActing(self.destination, self._recorder, name)
             self.lambdas.define(
                 FunctionConfig(
                     name,
-                    handler,
+                    self._acting(name, handler),
                     max_attempts=self._max_attempts,
-                    destination=self.destination,
+                    timeout=self._worker_timeout,
+                    destination=destination,
                     max_event_age=self.runtime.settings.event_age,
                 )
             )
+
+    def _acting(self, function: str, handler: Handler) -> Handler:
+        return handler if self._recorder is None else self._recorder.act(function, handler)
 
     def _drain_events(self) -> None:
         sqs = boto3.client("sqs")

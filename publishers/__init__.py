@@ -1,6 +1,5 @@
-"""Fan-out: publisher units, pacing, targets, and example workers."""
+"""Fan-out: publisher units (the tree, and a paced run's lanes), targets, example workers."""
 
-from publishers.pacing import Pacer as Pacer
 from publishers.publish import UnitOutcome as UnitOutcome
 from publishers.publish import run_publisher_unit as run_publisher_unit
 from publishers.targets import TargetSpec as TargetSpec
@@ -8,7 +7,6 @@ from publishers.targets import load_python_handler as load_python_handler
 from publishers.targets import parse_target as parse_target
 
 __all__ = [
-    "Pacer",
     "TargetSpec",
     "UnitOutcome",
     "load_python_handler",

@@ -10,6 +10,7 @@ jittered exponential backoff, on top of botocore's adaptive retry mode.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 import urllib.error
@@ -39,6 +40,8 @@ __all__ = [
     "client_config",
 ]
 
+#: the longest an SQS message can be held back (DelaySeconds)
+MAX_DELAY_SECONDS = 900
 #: Lambda's limit for an asynchronous invocation's payload, and SQS's for a message
 #: (256 KiB, the lower figure the documentation has given).
 ASYNC_PAYLOAD_LIMIT = 256 * 1024
@@ -135,15 +138,46 @@ class AsyncInvoker:
 
 
 class LambdaPublisherInvoker:
-    """Starts publisher units as async invokes of the publisher function."""
+    """Starts publisher units as async invokes of the publisher function; a unit due later
+    (a paced lane's next wake) goes to the pacing queue with that delay, and the queue's
+    event source mapping invokes the publisher with it then. Nothing sleeps meanwhile.
 
-    def __init__(self, invoker: AsyncInvoker, function: str) -> None:
+    Without a pacing queue (a deployment from before it), a delayed unit is invoked
+    after sleeping here, as paced publishers used to.
+    """
+
+    def __init__(
+        self,
+        invoker: AsyncInvoker,
+        function: str,
+        *,
+        pacing: Callable[[], Any] | None = None,
+        pacing_queue: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._invoker = invoker
         self._function = function
+        self._pacing = pacing  # makes the SQS client when first needed
+        self._pacing_queue = pacing_queue
+        self._sleep = sleep
 
-    def invoke_publishers(self, units: Sequence[PublisherUnit]) -> None:
-        if units:
+    def invoke_publishers(self, units: Sequence[PublisherUnit], delay: float = 0.0) -> None:
+        if not units:
+            return
+        if delay <= 0:
             self._invoker.invoke_all(self._function, [_encode(u.to_dict()) for u in units])
+            return
+        if self._pacing is None or not self._pacing_queue:
+            self._sleep(delay)
+            self._invoker.invoke_all(self._function, [_encode(u.to_dict()) for u in units])
+            return
+        sqs = self._pacing()
+        for unit in units:
+            sqs.send_message(
+                QueueUrl=self._pacing_queue,
+                MessageBody=_encode(unit.to_dict()).decode(),
+                DelaySeconds=min(MAX_DELAY_SECONDS, max(0, math.ceil(delay))),
+            )
 
 
 class PayloadStore:

@@ -16,16 +16,18 @@ class RecordingInvoker:
 
     def __init__(self) -> None:
         self.units: list[PublisherUnit] = []
+        self.delays: list[float] = []  # of each unit, in order: 0 for now
         self.fail_next = 0
 
-    def invoke_publishers(self, units: Sequence[PublisherUnit]) -> None:
+    def invoke_publishers(self, units: Sequence[PublisherUnit], delay: float = 0.0) -> None:
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("injected: the invoke did not go through")
         self.units.extend(units)
+        self.delays.extend(delay for _ in units)
 
     def take(self) -> list[PublisherUnit]:
-        units, self.units = self.units, []
+        units, self.units, self.delays = self.units, [], []
         return units
 
 

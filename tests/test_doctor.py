@@ -73,6 +73,10 @@ def deployment(aws: None) -> Deployment:
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("handler.py", "def handler(e, c):\n    return 1\n")
     lam = boto3.client("lambda")
+    sqs = boto3.client("sqs")
+    pacing = sqs.create_queue(
+        QueueName="cronbridge-pacing", Attributes={"VisibilityTimeout": "960"}
+    )
     arns = {}
     for name in ("cronbridge-dispatcher", SETTINGS.publisher_function, "cronbridge-recorder"):
         arns[name] = lam.create_function(
@@ -100,7 +104,21 @@ def deployment(aws: None) -> Deployment:
         Environment={"Variables": SETTINGS.to_env()},
     )["FunctionArn"]
     lam.update_function_configuration(FunctionName="cronbridge-recorder", Timeout=60)
-    sqs = boto3.client("sqs")
+    lam.update_function_configuration(
+        FunctionName=SETTINGS.publisher_function,
+        Timeout=900,
+        Environment={
+            "Variables": {**SETTINGS.to_env(), "CRONBRIDGE_PACING_QUEUE": pacing["QueueUrl"]}
+        },
+    )
+    lam.create_event_source_mapping(
+        EventSourceArn=sqs.get_queue_attributes(
+            QueueUrl=pacing["QueueUrl"], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"],
+        FunctionName=SETTINGS.publisher_function,
+        BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
     dlq = sqs.create_queue(QueueName="cronbridge-results-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
@@ -182,6 +200,7 @@ def test_a_right_deployment_passes_every_check(deployment: Deployment) -> None:
         "recorder function",
         "sweeper function",
         "results queue",
+        "pacing queue",
         "worker worker (group nightly)",
         "sweeper schedule",
         "ledger table",
@@ -380,3 +399,20 @@ def test_the_results_queue_needs_a_mapping_that_reports_item_failures(
     assert (
         "names no results queue" in problems(run(deployment, results_queue=None))["results queue"]
     )
+
+
+def test_paced_runs_need_the_pacing_queue_and_its_mapping(deployment: Deployment) -> None:
+    lam = boto3.client("lambda")
+    [mapping] = lam.list_event_source_mappings(FunctionName=SETTINGS.publisher_function)[
+        "EventSourceMappings"
+    ]
+    lam.update_event_source_mapping(UUID=mapping["UUID"], FunctionResponseTypes=[])
+    assert "no enabled mapping" in problems(run(deployment))["pacing queue"]
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    assert "no enabled mapping" in problems(run(deployment))["pacing queue"]
+    lam.update_function_configuration(
+        FunctionName=SETTINGS.publisher_function, Environment={"Variables": SETTINGS.to_env()}
+    )
+    found = problems(run(deployment))
+    assert list(found) == ["pacing queue"]
+    assert "names no pacing queue" in found["pacing queue"]

@@ -77,7 +77,6 @@ EXPECTED = {
         "TriggerServer",
     ],
     "publishers": [
-        "Pacer",
         "TargetSpec",
         "UnitOutcome",
         "load_python_handler",

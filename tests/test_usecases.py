@@ -311,14 +311,38 @@ def test_re_registering_mid_run_does_not_mix_versions(world: World) -> None:
     assert run is not None and run.version == 1 and run.total == 3
 
 
-def test_pacing_spreads_the_rate_over_the_run_leaves(world: World) -> None:
+def test_a_paced_run_hands_over_a_seconds_worth_a_wake_and_never_sleeps(world: World) -> None:
+    """max_rate 20 over two lists: a lane each, 10 jobs a wake, a wake a second. Between
+    wakes a lane waits as a delayed continuation of itself, never asleep in a Lambda."""
     world.register({"a": 1000, "b": 1000}, Controls(max_rate=20))
-    world.trigger(world.event(SLOT))
-    world.drain_publishers()
-    # Each of the 2 leaves takes half the rate: 10 a second, 0.1 s apart.
-    assert len(world.clock.sleeps) == 2000
-    assert sorted(set(round(s, 6) for s in world.clock.sleeps)) == [0.0, 0.1]
-    assert world.sink.calls == 200  # a second's worth at a time: 10 jobs a batch
+    outcome = world.trigger(world.event(SLOT))
+    assert outcome.publishers == 2
+    wakes, delays = 0, set()
+    while units := world.invoker.units:
+        delays |= set(world.invoker.delays)
+        world.invoker.take()
+        for unit in units:
+            world.publish(unit)
+            wakes += 1
+    assert world.clock.sleeps == [], "nothing sleeps"
+    assert wakes == 2 * 100 and delays == {0.0, 1.0}
+    assert world.sink.calls == 200  # 10 jobs at a time
+    ids = world.sink.job_ids()
+    assert len(ids) == len(set(ids)) == 2000
+    run = world.ledger.get_run(outcome.run_id)
+    assert run is not None and run.dispatched == 2000
+
+
+def test_a_paced_run_holds_as_many_lanes_as_its_rate_needs(world: World) -> None:
+    # 10 parts at 250 jobs a second: 3 lanes of 100 a second at most (LANE_RATE).
+    world.register({"a": 10_000}, Controls(max_rate=250))
+    outcome = world.trigger(world.event(SLOT))
+    lanes = world.invoker.take()
+    assert outcome.publishers == len(lanes) == 3
+    assert [(u.first_part, u.end_part) for u in lanes] == [(0, 4), (4, 7), (7, 10)]
+    assert world.publish(lanes[0]).action == "paced"
+    [later] = world.invoker.take()
+    assert (later.first_part, later.offset) == (0, 83)  # 83 jobs a wake: 250 / 3 a second
 
 
 def test_redrive_sends_only_the_failed_jobs_again(world: World) -> None:
@@ -355,24 +379,21 @@ def test_a_redrive_whose_invoke_failed_is_resumed_by_asking_again(world: World) 
 def test_a_leaf_near_its_deadline_hands_the_rest_of_its_part_to_a_continuation(
     world: World,
 ) -> None:
-    world.register({"a": 30}, Controls(max_rate=1))  # paced: 1 job a second
+    world.register({"a": 300})
     world.trigger(world.event(SLOT))
     [leaf] = world.invoker.take()
-    deadline = world.clock.monotonic() + 20.5  # the Lambda has 20.5 s left
+    left = iter([60.0] * 120 + [5.0] * 1000)  # time runs short at the 121st job
 
-    def time_left() -> float:
-        return deadline - world.clock.monotonic()
-
-    outcome = world.publish(leaf, time_left)
-    assert outcome.action == "continued"
+    outcome = world.publish(leaf, lambda: next(left))
+    assert (outcome.action, outcome.jobs) == ("continued", 120)
     [continuation] = world.invoker.take()
-    assert continuation.offset == outcome.jobs == len(world.sink.envelopes)
+    assert continuation.offset == 120 == len(world.sink.envelopes)
     run = world.ledger.get_run("g.20261122T030000Z")
     assert run is not None and run.dispatched == 0  # the part is not done yet
     assert world.publish(continuation).action == "dispatched"
-    assert sorted(world.sink.job_ids(), key=lambda j: int(j[2:])) == [f"a-{i}" for i in range(30)]
+    assert world.sink.job_ids() == [f"a-{i}" for i in range(300)]
     run = world.ledger.get_run("g.20261122T030000Z")
-    assert run is not None and run.dispatched == 30
+    assert run is not None and run.dispatched == 300
 
 
 def test_resume_resends_exactly_the_jobs_without_a_result(world: World) -> None:
@@ -445,19 +466,27 @@ class CancellingSink(RecordingSink):
         return sent
 
 
-@pytest.mark.parametrize(("controls", "batch"), [(Controls(), 100), (Controls(max_rate=20), 20)])
-def test_a_cancelled_run_gets_no_job_dispatched_after_the_batch_in_flight(
-    world: World, controls: Controls, batch: int
-) -> None:
-    world.register({"a": 1000}, controls)
+def test_a_cancelled_run_gets_no_job_dispatched_after_the_batch_in_flight(world: World) -> None:
+    world.register({"a": 1000})
     outcome = world.trigger(world.event(SLOT))
     world.sink = CancellingSink(world, outcome.run_id, at=3)
     [leaf] = world.invoker.take()
     result = world.publish(leaf)
     assert (result.action, result.reason) == ("stopped", "run is cancelled")
-    assert len(world.sink.envelopes) == 3 * batch, "the third batch was in flight, no more"
+    assert len(world.sink.envelopes) == 300, "the third batch was in flight, no more"
     run = world.ledger.get_run(outcome.run_id)
     assert run is not None and run.state is RunState.CANCELLED and run.dispatched == 0
+
+
+def test_a_paced_lane_stops_at_its_next_wake_after_a_cancel(world: World) -> None:
+    world.register({"a": 1000}, Controls(max_rate=100))
+    outcome = world.trigger(world.event(SLOT))
+    world.sink = CancellingSink(world, outcome.run_id, at=3)
+    actions = []
+    while units := world.invoker.take():
+        actions += [world.publish(unit).action for unit in units]
+    assert actions == ["paced", "paced", "paced", "skipped"]
+    assert len(world.sink.envelopes) == 300, "the third wake's batch was in flight, no more"
 
 
 def test_an_overdue_run_resends_its_missing_jobs_then_records_them_lost(world: World) -> None:

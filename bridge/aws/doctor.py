@@ -53,6 +53,7 @@ def diagnose(clients: Callable[[str], Any], deployment: Deployment) -> list[Find
         _notification,
         _functions,
         _results_queue,
+        _pacing_queue,
         _workers,
         _sweeper_schedule,
         _table,
@@ -382,6 +383,63 @@ def _results_queue(clients: Callable[[str], Any], d: Deployment) -> Iterator[Fin
         f"drained by the recorder in batches of up to {mapping.get('BatchSize')} over "
         f"{mapping.get('MaximumBatchingWindowInSeconds', 0)}s, with a dead-letter queue",
     )
+
+
+def _pacing_queue(clients: Callable[[str], Any], d: Deployment) -> Iterator[Finding]:
+    """A paced run's lanes wait in this queue between wakes; its mapping wakes the
+    publisher with them. Without it a lane sleeps inside the publisher instead."""
+    subject = "pacing queue"
+    publisher = d.settings.publisher_function
+    try:
+        config = clients("lambda").get_function_configuration(FunctionName=publisher)
+    except ClientError:
+        return  # the publisher's own check says it is missing
+    url = config.get("Environment", {}).get("Variables", {}).get("CRONBRIDGE_PACING_QUEUE")
+    fix = "apply this version's module"
+    if not url:
+        yield Finding(
+            subject,
+            False,
+            f"{publisher} names no pacing queue: a paced run's lanes sleep in Lambda between wakes",
+            fix,
+        )
+        return
+    try:
+        attributes = clients("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+    except ClientError as exc:
+        yield Finding(subject, False, f"{url} is missing ({_code(exc)})", fix)
+        return
+    mappings = [
+        m
+        for m in clients("lambda")
+        .list_event_source_mappings(EventSourceArn=attributes["QueueArn"])
+        .get("EventSourceMappings", [])
+        if str(m.get("FunctionArn", "")).endswith(f":function:{publisher}")
+        and m.get("State") in ("Enabled", "Enabling", "Creating", "Updating")
+        and "ReportBatchItemFailures" in m.get("FunctionResponseTypes", [])
+    ]
+    if not mappings:
+        yield Finding(
+            subject,
+            False,
+            f"no enabled mapping reporting item failures wakes {publisher} with its lanes:"
+            " a paced run stops after its first second",
+            fix,
+        )
+        return
+    timeout = int(config.get("Timeout", 3))
+    if int(attributes.get("VisibilityTimeout", 30)) < timeout:
+        yield Finding(
+            subject,
+            False,
+            f"its visibility timeout is under the publisher's {timeout}s: a wake still"
+            " running is delivered again",
+            f"set it to at least {timeout}s",
+        )
+        return
+    yield Finding(subject, True, f"wakes {publisher} with paced runs' lanes")
 
 
 def _function_timeout(clients: Callable[[str], Any], name: str | None) -> int | None:

@@ -4,7 +4,8 @@ Terraform sets `CRONBRIDGE_STATE_BUCKET`, `CRONBRIDGE_TRIGGER_BUCKET`,
 `CRONBRIDGE_LEDGER_TABLE` and `CRONBRIDGE_PUBLISHER_FUNCTION`, and may set
 `CRONBRIDGE_EVENT_AGE_SECONDS` (the workers' maximum event age, 6 hours by default) and
 `CRONBRIDGE_RECORDING_DELAY_SECONDS` (the results queue's batching window plus its
-visibility timeout); boto3 itself reads `AWS_REGION` and `AWS_ENDPOINT_URL` (and
+visibility timeout) and `CRONBRIDGE_PACING_QUEUE` (where a paced run's lanes wait
+between wakes); boto3 itself reads `AWS_REGION` and `AWS_ENDPOINT_URL` (and
 per-service `AWS_ENDPOINT_URL_<SERVICE>`).
 """
 
@@ -58,6 +59,7 @@ class AwsSettings:
     region: str | None = None
     event_age: float = LAMBDA_EVENT_AGE
     recording_delay: float = Timing.recording_delay
+    pacing_queue: str | None = None  # a paced lane's next wake waits here
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AwsSettings:
@@ -76,6 +78,7 @@ class AwsSettings:
             recording_delay=_seconds(
                 env, "CRONBRIDGE_RECORDING_DELAY_SECONDS", Timing.recording_delay
             ),
+            pacing_queue=env.get("CRONBRIDGE_PACING_QUEUE") or None,
         )
 
     @property
@@ -108,9 +111,17 @@ class AwsRuntime:
         fast = EventInvokeClient(self.lambda_client, session.get_credentials())
         self.invoker = AsyncInvoker(fast, threads=self.threads)
         self.publishers: PublisherInvoker = LambdaPublisherInvoker(
-            self.invoker, self.settings.publisher_function
+            self.invoker,
+            self.settings.publisher_function,
+            pacing=self._pacing_client,
+            pacing_queue=self.settings.pacing_queue,
         )
         self.payloads = PayloadStore(self.s3, self.settings.state_bucket)
+
+    def _pacing_client(self) -> Any:
+        if self._sqs is None:
+            self._sqs = self.client("sqs")
+        return self._sqs
 
     def client(self, service: str) -> Any:
         """A client for any other service, with the same session and retry settings."""

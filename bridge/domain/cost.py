@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from bridge.domain.groups import GroupManifest
-from bridge.domain.plan import PublisherUnit, root_units, split_unit
+from bridge.domain.plan import PublisherUnit, lanes, pace, root_units, split_unit
 
 __all__ = [
     "PRICES",
@@ -75,6 +75,10 @@ SQS_RECEIVE_SECONDS = 0.02
 #: the sweeper runs once a minute for the whole deployment, whatever its groups
 SWEEPS_PER_MONTH = 60 * 24 * DAYS_PER_MONTH
 SWEEPER = {"seconds": 0.1, "memory_gb": 0.5}
+#: The two event source mappings (results, pacing) poll their queues even when empty:
+#: five pollers each, in 20-second long polls (our estimate of Lambda's pollers; the
+#: requests are billed like any others).
+IDLE_RECEIVES_PER_MONTH = 2 * SQS_POLLERS * 86400 * DAYS_PER_MONTH / 20
 # The Distributed Map's child workflows: Express, one item each, 64 MB minimum billing
 # in 100 ms steps; each runs a Task state that invokes the worker.
 EXPRESS_CHILD_SECONDS = 0.1
@@ -117,7 +121,11 @@ class CostEstimate:
 
 
 def publisher_units(manifest: GroupManifest) -> int:
-    """How many publisher invocations one run makes: every node of every list's tree."""
+    """How many publisher invocations one run makes: every node of every list's tree,
+    or, for a paced run, every wake of its lanes (each a few jobs, a pace apart)."""
+    lane_pace = pace(manifest)
+    if lane_pace is not None:
+        return math.ceil(manifest.total_jobs / lane_pace.jobs) + len(lanes(manifest)) - 1
     pending: list[PublisherUnit] = list(root_units("cost", manifest, ""))
     count = 0
     while pending:
@@ -142,8 +150,9 @@ def estimate(
         return Line(what, per_run * runs, per_run * runs * price)
 
     worker_gbs = jobs * worker.seconds * worker.memory_gb
-    pace = results_per_second(manifest, worker)
-    sqs_per_result = 1 + 0.1 + receives_per_result(pace)
+    rate_now = results_per_second(manifest, worker)
+    sqs_per_result = 1 + 0.1 + receives_per_result(rate_now)
+    paced_wakes = units if pace(manifest) is not None else 0
     batches = math.ceil(jobs / RESULTS_PER_RECORDER_BATCH)
     workers = [
         line("worker invocations", jobs, p["lambda_request"]),
@@ -172,8 +181,13 @@ def estimate(
             p["lambda_gb_second_arm64"],
         ),
         line(
-            f"SQS requests: results queue (at ~{pace:,.0f} results/s)",
+            f"SQS requests: results queue (at ~{rate_now:,.0f} results/s)",
             jobs * sqs_per_result,
+            p["sqs_request"],
+        ),
+        line(
+            "SQS requests: a paced run's lanes waiting between wakes (send, receive, delete)",
+            3 * paced_wakes,
             p["sqs_request"],
         ),
         line(
@@ -194,6 +208,11 @@ def estimate(
                 p["lambda_request"]
                 + SWEEPER["seconds"] * SWEEPER["memory_gb"] * p["lambda_gb_second_arm64"]
             ),
+        ),
+        Line(
+            "the queues' pollers while idle (the deployment's, not the group's)",
+            IDLE_RECEIVES_PER_MONTH,
+            IDLE_RECEIVES_PER_MONTH * p["sqs_request"],
         ),
         *workers,
     ]

@@ -1,13 +1,19 @@
-"""Publisher work units and the fan-out tree (DESIGN.md §1, §3.3).
+"""Publisher work units, the fan-out tree, and the lanes of a paced run (DESIGN.md §1).
 
 A unit is one job list of a run, or a range of its parts. A unit over one part is a
 leaf: it dispatches that part's jobs. A unit over more parts splits into at most
 `branching` children over contiguous ranges, so a list of P parts is reached in
 ceil(log_branching(P)) hops and no publisher ever handles more than one part's jobs.
+
+A paced run (a group with `max_rate`) does not fan out: its parts are shared among a
+few lanes, as many as its rate needs at LANE_RATE jobs a second each, and a lane goes
+through its parts in order, a few jobs at a time (see `Pace`), handing the rest to a
+delayed continuation of itself instead of sleeping inside a Lambda.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -16,8 +22,13 @@ from bridge.domain.groups import GroupManifest
 __all__ = [
     "DEADLINE_RESEND",
     "DEFAULT_BRANCHING",
+    "LANE_RATE",
+    "MAX_PACE_INTERVAL",
     "REDRIVE",
+    "Pace",
     "PublisherUnit",
+    "lanes",
+    "pace",
     "root_units",
     "split_unit",
 ]
@@ -27,6 +38,10 @@ DEFAULT_BRANCHING = 10
 REDRIVE = "redrive"
 #: the send set of the one resend a run's deadline makes per attempt
 DEADLINE_RESEND = "resend"
+#: the most jobs a second one lane of a paced run hands over
+LANE_RATE = 100.0
+#: the longest a lane waits between wakes (an SQS message's longest delay)
+MAX_PACE_INTERVAL = 900.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,39 @@ class PublisherUnit:
         return cls(**{key: value for key, value in data.items() if key in fields})
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How a lane of a paced run hands jobs over: `jobs` at a time, one wake every
+    `interval` seconds (its share of the group's rate, at most LANE_RATE a second)."""
+
+    jobs: int
+    interval: float
+
+
+def lanes(manifest: GroupManifest) -> dict[str, int]:
+    """Per list, the lanes a paced run uses: as many in all as the rate needs at
+    LANE_RATE each, at least one per list, at most one per part."""
+    rate = manifest.controls.max_rate
+    if rate is None:
+        return {}
+    parts = {job_list.name: len(job_list.parts) for job_list in manifest.lists}
+    wanted = max(1, math.ceil(rate / LANE_RATE))
+    total = sum(parts.values())
+    return {
+        name: max(1, min(count, round(wanted * count / total))) for name, count in parts.items()
+    }
+
+
+def pace(manifest: GroupManifest) -> Pace | None:
+    """A paced run's lane pace, the same for every lane; None when the group has no rate."""
+    rate = manifest.controls.max_rate
+    if rate is None:
+        return None
+    share = rate / sum(lanes(manifest).values())
+    jobs = max(1, round(share))  # a second's worth, and at least one a wake
+    return Pace(jobs=jobs, interval=min(MAX_PACE_INTERVAL, jobs / share))
+
+
 def root_units(
     run_id: str,
     manifest: GroupManifest,
@@ -76,8 +124,9 @@ def root_units(
     only: str = "",
     lists: frozenset[str] | None = None,
 ) -> tuple[PublisherUnit, ...]:
-    """One unit per job list (of `lists`, if given): what the dispatcher launches."""
-    return tuple(
+    """What the dispatcher launches: one unit per job list (of `lists`, if given), or,
+    for a paced run, its lanes."""
+    units = [
         PublisherUnit(
             run_id=run_id,
             group=manifest.group,
@@ -91,7 +140,15 @@ def root_units(
         )
         for job_list in manifest.lists
         if lists is None or job_list.name in lists
-    )
+    ]
+    per_list = lanes(manifest)
+    if not per_list:
+        return tuple(units)
+    paced: list[PublisherUnit] = []
+    for unit in units:
+        count = per_list[unit.list_name]
+        paced.extend(split_unit(unit, count) if count > 1 else (unit,))
+    return tuple(paced)
 
 
 def split_unit(

@@ -172,6 +172,21 @@ class LocalLambda:
             self._admit(invocation)
         return invocation.request_id
 
+    def invoke_async_later(self, name: str, event: Any, delay: float) -> str:
+        """Queue an invocation that becomes runnable `delay` seconds from now, as an SQS
+        message with a delay would; its request id."""
+        self._function(name)
+        invocation = _Invocation(function=name, event=event)
+        with self._lock:
+            if self._closed:
+                raise NotFound("the local Lambda service is shut down")
+            self._outstanding += 1
+            self.stats.invoked += 1
+            due = self._clock.monotonic() + delay
+            heapq.heappush(self._delayed, (due, next(self._order), invocation))
+            self._lock.notify_all()
+        return invocation.request_id
+
     def invoke_sync(self, name: str, event: Any) -> tuple[bool, Any]:
         """Run one attempt now, in this thread (`RequestResponse`): whether it succeeded,
         and its response or error payload. No retries, no destination, as on Lambda."""

@@ -178,6 +178,7 @@ class SqsQueue:
             AttributeNames=[
                 "ApproximateNumberOfMessages",
                 "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
             ],
         )["Attributes"]
         return all(int(v) == 0 for v in attributes.values())
@@ -226,6 +227,7 @@ class BatchPoller:
         self._batch_size = batch_size
         self._window = window
         self._poll_wait = poll_wait
+        self.name = name
         self._stop = threading.Event()
         self._busy = threading.Event()
         self.batches = 0
@@ -277,7 +279,7 @@ class BatchPoller:
         try:
             response = self._handler(event)
         except Exception:  # like Lambda: the whole batch comes back later
-            log.exception("recorder batch failed", extra={"records": len(batch)})
+            log.exception("batch failed", extra={"queue": self.name, "records": len(batch)})
             return
         failures = response.get("batchItemFailures", []) if isinstance(response, dict) else []
         failed = {f.get("itemIdentifier") for f in failures if isinstance(f, dict)}

@@ -231,9 +231,12 @@ class LocalRuntime:
 
     # -- ports the use cases call back -------------------------------------------------
 
-    def invoke_publishers(self, units: Sequence[PublisherUnit]) -> None:
+    def invoke_publishers(self, units: Sequence[PublisherUnit], delay: float = 0.0) -> None:
         for unit in units:
-            invoke_with_backoff(self.lambdas, PUBLISHER_FUNCTION, unit.to_dict(), self._backoff)
+            if delay > 0:  # a paced lane's next wake: held by the service, nobody sleeps
+                self.lambdas.invoke_async_later(PUBLISHER_FUNCTION, unit.to_dict(), delay)
+            else:
+                invoke_with_backoff(self.lambdas, PUBLISHER_FUNCTION, unit.to_dict(), self._backoff)
 
     def sink_for(self, manifest: GroupManifest) -> JobSink:
         return _LocalSink(self.lambdas, worker_function(manifest), self._backoff)

@@ -3,10 +3,13 @@ the Lambda Invoke API emulator, a PUT to the trigger bucket over HTTP."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -120,3 +123,56 @@ def test_throttled_invokes_are_retried_and_every_job_runs_once(
     assert (run.state, run.succeeded) == (RunState.SUCCEEDED, 120)
     calls = (evidence / "calls.log").read_text().split()
     assert sorted(calls) == sorted(f"a-{i}" for i in range(120))
+
+
+@pytest.mark.usefixtures("restore_environ")
+def test_a_paced_run_waits_between_wakes_in_the_pacing_queue_not_in_a_lambda(
+    evidence: Path, tmp_path: Path
+) -> None:
+    """max_rate 4 over 10 jobs: one lane, 4 jobs a wake, a wake a second. Its next two
+    wakes are messages delayed by a second, counted from what moto received."""
+    recording = tmp_path / "moto.jsonl"
+    sandbox = Sandbox({"worker": "sample_workers:note"}, recording=recording)
+    sandbox.start()
+    try:
+        source = ListSource.from_path("a", write_jobs(tmp_path / "a.jsonl", numbered_jobs("a", 10)))
+        register_group(
+            "g",
+            "lambda:worker",
+            [source],
+            Controls(max_rate=4),
+            registry=sandbox.runtime.registry,
+            clock=sandbox.runtime.clock,
+            check_target=lambda target, controls: None,
+        )
+        fire(sandbox)
+        run = wait_for_one_run(sandbox)
+        assert sandbox.wait_idle(DEADLINE)
+        requests = sandbox.recorded_requests()
+    finally:
+        sandbox.stop()
+    assert (run.state, run.succeeded) == (RunState.SUCCEEDED, 10)
+    assert sorted((evidence / "calls.log").read_text().split()) == sorted(
+        f"a-{i}" for i in range(10)
+    )
+    sent = [
+        body
+        for target, body in map(sqs_request, requests)
+        if target == "AmazonSQS.SendMessage" and body["QueueUrl"].endswith("/cronbridge-pacing")
+    ]
+    assert [(m["DelaySeconds"], json.loads(m["MessageBody"])["offset"]) for m in sent] == [
+        (1, 4),
+        (1, 8),
+    ]
+
+
+def sqs_request(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An SQS request as moto recorded it: its operation and its JSON body."""
+    headers = {k.lower(): v for k, v in entry["headers"].items()}
+    target = headers.get("x-amz-target", "")
+    if not target.startswith("AmazonSQS."):
+        return "", {}
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode()
+    return target, json.loads(body or "{}")

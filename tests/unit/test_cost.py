@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,19 @@ def test_the_results_queue_costs_more_per_job_when_results_trickle() -> None:
     busy, trickle = orchestration_per_million(10_000), orchestration_per_million(100)
     assert sum(busy.values()) < 0.60 < sum(trickle.values())
     assert busy["sqs"] == pytest.approx(1.2 * 0.40)  # send, receive, delete per result
+
+
+def test_pacing_is_priced_as_the_wakes_of_its_lanes() -> None:
+    paced = replace(manifest(100_000), controls=Controls(max_rate=10))
+    assert publisher_units(paced) == 10_000  # one lane, 10 jobs a wake
+    result = estimate(paced, runs_per_day=1)
+    lines = {line.what: line for line in result.approaches["cronbridge"]}
+    waits = lines["SQS requests: a paced run's lanes waiting between wakes (send, receive, delete)"]
+    assert waits.count == pytest.approx(30_000 * 30.4)
+    unpaced = {line.what: line for line in estimate(manifest(100_000), 1).approaches["cronbridge"]}
+    assert (
+        unpaced[
+            "SQS requests: a paced run's lanes waiting between wakes (send, receive, delete)"
+        ].count
+        == 0
+    )

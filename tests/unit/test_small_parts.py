@@ -4,11 +4,12 @@ import shlex
 
 import pytest
 
+from bridge.domain.controls import Controls
 from bridge.domain.durations import format_duration, parse_duration
+from bridge.domain.groups import GroupManifest, ListManifest, plan_parts
+from bridge.domain.plan import Pace, lanes, pace, root_units
 from bridge.exceptions import InvalidInput, InvalidTarget
-from publishers.pacing import Pacer
 from publishers.targets import TargetSpec, parse_target
-from tests.conftest import FakeClock
 from triggers.request import build_trigger_request, render_curl
 
 
@@ -44,29 +45,45 @@ def test_format_duration() -> None:
     ]
 
 
-def test_pacer_spaces_calls_on_the_clock() -> None:
-    clock = FakeClock()
-    pacer = Pacer(4.0, clock)
-    for _ in range(5):
-        pacer.wait()
-    assert clock.sleeps == [0, 0.25, 0.25, 0.25, 0.25]
+def paced(rate: float | None, *parts_per_list: int) -> GroupManifest:
+    return GroupManifest(
+        "g",
+        1,
+        "lambda:w",
+        Controls(max_rate=rate),
+        tuple(ListManifest(f"l{i}", plan_parts(n * 1000)) for i, n in enumerate(parts_per_list)),
+        "-",
+    )
 
 
-def test_pacer_does_not_bank_idle_time() -> None:
-    clock = FakeClock()
-    pacer = Pacer(2.0, clock)
-    pacer.wait()
-    clock.advance(10)
-    pacer.wait()
-    pacer.wait()
-    assert clock.sleeps == [0, 0, 0.5]
+@pytest.mark.parametrize(
+    ("rate", "parts", "want_lanes", "want_pace"),
+    [
+        (10, (1000,), {"l0": 1}, Pace(10, 1.0)),  # 1M jobs at 10/s: one lane, not 1,000
+        (250, (10,), {"l0": 3}, Pace(83, 83 / (250 / 3))),
+        (1000, (2, 2), {"l0": 2, "l1": 2}, Pace(250, 1.0)),  # no more lanes than parts
+        (0.5, (3,), {"l0": 1}, Pace(1, 2.0)),  # under one a second: one job a wake
+        (0.0001, (1,), {"l0": 1}, Pace(1, 900.0)),  # at most SQS's longest delay apart
+    ],
+)
+def test_a_paced_run_has_the_lanes_its_rate_needs(
+    rate: float, parts: tuple[int, ...], want_lanes: dict[str, int], want_pace: Pace
+) -> None:
+    manifest = paced(rate, *parts)
+    assert lanes(manifest) == want_lanes
+    got = pace(manifest)
+    assert got is not None and got.jobs == want_pace.jobs
+    assert got.interval == pytest.approx(want_pace.interval)
+    units = root_units("r", manifest, "t")
+    assert len(units) == sum(want_lanes.values())
+    covered = sorted((u.list_name, p) for u in units for p in range(u.first_part, u.end_part))
+    assert covered == [(f"l{i}", p) for i, n in enumerate(parts) for p in range(n)]
 
 
-def test_no_rate_means_no_waiting() -> None:
-    clock = FakeClock()
-    pacer = Pacer(None, clock)
-    pacer.wait()
-    assert not pacer.active and clock.sleeps == []
+def test_no_rate_means_the_tree() -> None:
+    manifest = paced(None, 5)
+    assert lanes(manifest) == {} and pace(manifest) is None
+    assert [(u.first_part, u.end_part) for u in root_units("r", manifest, "t")] == [(0, 5)]
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,14 @@
 # One role per function, each allowed exactly what its code calls:
 #   dispatcher: read the trigger object and the registry, open runs, invoke the publisher;
 #   publisher:  read the registry, keep payloads, mark parts and record http: answers,
-#               invoke itself and the workers, send to the worker queues;
+#               invoke itself and the workers, send to the worker queues, send and
+#               take back paced lanes' wakes through the pacing queue;
 #   recorder:   drain the results queue into the ledger;
 #   sweeper:    read the registry, end overdue runs, invoke the publisher to resend.
 # Each may also write its own logs and send its failed events to the DLQ. Only the CLI
 # queries the ledger's by-group index, so no function is allowed it.
+# tests/terraform/test_role_policies.py checks every call the functions make in the
+# sandbox against these policies as planned, and names every action no call uses.
 
 locals {
   lambda_assume_role = jsonencode({
@@ -103,6 +106,14 @@ locals {
         Action   = "lambda:InvokeFunction"
         Resource = flatten([for arn in concat([local.arn.publisher], local.worker_arns) : [arn, "${arn}:*"]])
       },
+      {
+        # A paced lane's next wake is a delayed message; the queue's mapping hands it
+        # back, and needs of the role what any SQS event source does.
+        Sid      = "PaceLanes"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        Resource = local.arn.pacing_queue
+      },
       ], length(var.worker_queue_arns) == 0 ? [] : [
       {
         Sid      = "SendToWorkerQueues"
@@ -113,9 +124,11 @@ locals {
     ])
     recorder = [
       {
+        # What the event source mapping needs of its function's role. A batch's failed
+        # messages come back when their visibility timeout ends; nothing changes it.
         Sid      = "DrainResultsQueue"
         Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
         Resource = local.arn.results_queue
       },
       {
@@ -128,9 +141,11 @@ locals {
     ]
     sweeper = concat(local.read_registry, [
       {
+        # Resend sets and lost jobs' results are batch writes; a run's end or cancel is a
+        # TransactWriteItems of an Update and a Delete. It never puts a single item.
         Sid      = "EndOverdueRuns"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
         Resource = local.arn.ledger_table
       },
       {

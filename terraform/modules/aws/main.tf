@@ -24,6 +24,7 @@ locals {
     dlq            = "${var.prefix}-dlq"
     results_queue  = "${var.prefix}-results"
     results_dlq    = "${var.prefix}-results-dlq"
+    pacing_queue   = "${var.prefix}-pacing"
   }
 
   # ARNs are built from names, so policies are known at plan time and need no cycles.
@@ -38,6 +39,7 @@ locals {
     sweep_rule     = "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.names.sweep_rule}"
     dlq            = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.dlq}"
     results_queue  = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.results_queue}"
+    pacing_queue   = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.pacing_queue}"
   }
 
   user_agent_secret = coalesce(var.user_agent_secret, random_password.user_agent.result)
@@ -50,8 +52,9 @@ locals {
   # mapping's batching window, then a failed batch's return after the visibility timeout.
   recording_delay = var.results_batching_window_seconds + local.results_visibility_timeout
 
-  # The environment the handlers read (bridge/aws/runtime.py); the last two set the runs'
-  # deadlines (bridge/domain/deadlines.py).
+  # The environment the handlers read (bridge/aws/runtime.py); the event age and the
+  # recording delay set the runs' deadlines (bridge/domain/deadlines.py). The pacing
+  # queue's URL is built like the ARNs, so it too is known at plan time.
   environment = {
     CRONBRIDGE_STATE_BUCKET            = local.names.state_bucket
     CRONBRIDGE_TRIGGER_BUCKET          = local.names.trigger_bucket
@@ -59,6 +62,7 @@ locals {
     CRONBRIDGE_PUBLISHER_FUNCTION      = local.names.publisher
     CRONBRIDGE_EVENT_AGE_SECONDS       = tostring(var.worker_event_age_seconds)
     CRONBRIDGE_RECORDING_DELAY_SECONDS = tostring(local.recording_delay)
+    CRONBRIDGE_PACING_QUEUE            = "https://sqs.${local.region}.${data.aws_partition.current.dns_suffix}/${local.account}/${local.names.pacing_queue}"
   }
 
   lambda_log_groups = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda"

@@ -204,6 +204,17 @@ variable "recorder_reserved_concurrency" {
   }
 }
 
+variable "paced_wakes_max_concurrency" {
+  description = "The most publisher invocations the pacing queue's mapping runs at once: paced runs' lanes waking to hand over their next second's worth of jobs."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.paced_wakes_max_concurrency >= 2 && var.paced_wakes_max_concurrency <= 1000 && floor(var.paced_wakes_max_concurrency) == var.paced_wakes_max_concurrency
+    error_message = "paced_wakes_max_concurrency is a whole number from 2 to 1000, as SQS event sources allow."
+  }
+}
+
 variable "publisher_memory_mb" {
   description = "Memory of the publisher; CPU grows with it, and a publisher is CPU-bound while it invokes."
   type        = number

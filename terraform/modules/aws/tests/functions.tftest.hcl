@@ -64,6 +64,7 @@ run "functions_run_the_handlers_with_the_deployment_environment" {
       CRONBRIDGE_PUBLISHER_FUNCTION      = "acme-cb-publisher"
       CRONBRIDGE_EVENT_AGE_SECONDS       = "21600"
       CRONBRIDGE_RECORDING_DELAY_SECONDS = "362"
+      CRONBRIDGE_PACING_QUEUE            = "https://sqs.eu-west-1.amazonaws.com/123456789012/acme-cb-pacing"
     })])
     error_message = "every function gets the variables bridge/aws/runtime.py reads; the recording delay is the 5 s window plus the 360 s visibility timeout"
   }
@@ -144,7 +145,7 @@ run "each_role_is_allowed_only_what_its_code_calls" {
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.core["recorder"].policy).Statement : s.Action])) == toset([
       "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
-      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
       "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
     ])
     error_message = "the recorder drains the results queue into the ledger (plus its own logs and failed events)"
@@ -154,7 +155,7 @@ run "each_role_is_allowed_only_what_its_code_calls" {
       dispatcher = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"])
       publisher  = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
       recorder   = toset(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
-      sweeper    = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
+      sweeper    = toset(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
     }
     error_message = "each function may make exactly the ledger calls its code makes"
   }
