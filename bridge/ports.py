@@ -162,6 +162,12 @@ class Ledger(Protocol):
         """Which jobs of each (list, part) the publishers of `only` send."""
         ...
 
+    def take_wake(self, run_id: str, lane: str, wake: int, now: float, hold: float) -> bool:
+        """Let wake `wake` of a paced lane run: True for its first delivery, False for a
+        later wake's or a duplicate delivered within `hold` seconds of the first (which
+        may still be running). After `hold`, a redelivery takes the wake over."""
+        ...
+
     def send_set(
         self, run_id: str, attempt: int, only: str, list_name: str, part: int
     ) -> SendSet | None:

@@ -20,6 +20,8 @@ __all__ = ["SEND_BATCH", "STOP_MARGIN", "UnitOutcome", "run_publisher_unit"]
 SEND_BATCH = 100
 #: seconds a leaf keeps in hand before its deadline to hand over and re-invoke itself
 STOP_MARGIN = 10.0
+#: Lambda's longest timeout: how long a wake is held when its deadline is not known
+LAMBDA_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def run_publisher_unit(
     manifest = registry.load_manifest(unit.group, unit.version)
     lane_pace = pace(manifest)
     if lane_pace is not None:
+        if not _take_wake(ledger, clock, unit, time_left):
+            return UnitOutcome("skipped", reason=f"wake {unit.wake} of this lane ran already")
         return _lane_step(unit, lane_pace, manifest, registry, ledger, publishers, sinks, time_left)
     if not unit.is_leaf:
         children = split_unit(unit, branching)
@@ -133,13 +137,25 @@ def _lane_step(
     if part >= unit.end_part:
         return UnitOutcome("dispatched", jobs=sender.count)
     publishers.invoke_publishers(
-        [replace(unit, first_part=part, offset=offset)], delay=lane_pace.interval
+        [replace(unit, first_part=part, offset=offset, wake=unit.wake + 1)],
+        delay=lane_pace.interval,
     )
     return UnitOutcome(
         "paced",
         jobs=sender.count,
         reason=f"next {lane_pace.jobs} in {lane_pace.interval:g}s, from part {part} job {offset}",
     )
+
+
+def _take_wake(
+    ledger: Ledger, clock: Clock, unit: PublisherUnit, time_left: Callable[[], float] | None
+) -> bool:
+    """Whether this delivery of a lane's wake is the one to run it. SQS and Lambda
+    deliver at least once; without this, a wake delivered twice would fork its lane
+    into two, each handing over the lane's jobs at the lane's rate. A redelivery after
+    this invocation's deadline (a wake that failed) takes the wake over."""
+    hold = time_left() if time_left is not None else LAMBDA_TIMEOUT
+    return ledger.take_wake(unit.run_id, unit.lane, unit.wake, clock.now().timestamp(), hold)
 
 
 class _Sender:

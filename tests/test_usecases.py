@@ -478,6 +478,21 @@ def test_a_cancelled_run_gets_no_job_dispatched_after_the_batch_in_flight(world:
     assert run is not None and run.state is RunState.CANCELLED and run.dispatched == 0
 
 
+def test_a_paced_lanes_wake_delivered_twice_runs_once_and_the_lane_does_not_fork(
+    world: World,
+) -> None:
+    """SQS and Lambda deliver at least once: each wake here comes twice."""
+    world.register({"a": 1000}, Controls(max_rate=100))
+    world.trigger(world.event(SLOT))
+    actions = []
+    while units := world.invoker.take():
+        for unit in units:
+            actions += [world.publish(unit).action, world.publish(unit).action]
+    assert actions == ["paced", "skipped"] * 9 + ["dispatched", "skipped"]
+    ids = world.sink.job_ids()
+    assert len(ids) == len(set(ids)) == 1000
+
+
 def test_a_paced_lane_stops_at_its_next_wake_after_a_cancel(world: World) -> None:
     world.register({"a": 1000}, Controls(max_rate=100))
     outcome = world.trigger(world.event(SLOT))

@@ -58,6 +58,8 @@ class PublisherUnit:
     #: "" sends the whole part; otherwise the name of the ledger's send set (a redrive's
     #: failed jobs, a resend's jobs without a result) that says which of its jobs to send
     only: str = ""
+    #: a paced lane's wake: 0 for its first, n+1 for the continuation wake n sends
+    wake: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.first_part < self.end_part:
@@ -66,6 +68,12 @@ class PublisherUnit:
     @property
     def is_leaf(self) -> bool:
         return self.end_part - self.first_part == 1
+
+    @property
+    def lane(self) -> str:
+        """Names a paced lane within its run: its send set, list and end (a lane moves
+        its first part and offset forward as it goes; its end stays)."""
+        return f"{self.attempt}#{self.only}#{self.list_name}#{self.end_part}"
 
     @property
     def part(self) -> int:

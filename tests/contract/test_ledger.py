@@ -114,6 +114,20 @@ def test_parts_are_marked_once_and_counted_once(ledger: Ledger) -> None:
     assert run is not None and run.dispatched == 1500  # a resend is not a new dispatch
 
 
+def test_a_lanes_wake_runs_once_unless_its_first_delivery_is_past_its_hold(
+    ledger: Ledger,
+) -> None:
+    ledger.open_run(make_run(), previous=None, cancel=None)
+    assert ledger.take_wake("g.r1", "1##a#4", 0, now=100.0, hold=900.0)
+    assert not ledger.take_wake("g.r1", "1##a#4", 0, now=101.0, hold=900.0), "a duplicate"
+    assert ledger.take_wake("g.r1", "1##a#8", 0, now=101.0, hold=900.0), "another lane"
+    assert ledger.take_wake("g.r1", "1##a#4", 1, now=102.0, hold=900.0), "its next wake"
+    assert not ledger.take_wake("g.r1", "1##a#4", 0, now=2000.0, hold=900.0), "an old wake"
+    assert not ledger.take_wake("g.r1", "1##a#4", 1, now=1001.0, hold=900.0), "still held"
+    assert ledger.take_wake("g.r1", "1##a#4", 1, now=1003.0, hold=900.0), "a failed wake's retry"
+    assert ledger.take_wake("g.r2", "1##a#4", 0, now=1003.0, hold=900.0), "another run"
+
+
 def test_send_sets_say_which_jobs_of_a_part_go(ledger: Ledger) -> None:
     ledger.open_run(make_run(), previous=None, cancel=None)
     ledger.put_send_sets(

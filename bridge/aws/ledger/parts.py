@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from bridge.aws.ledger.table import BATCH_WRITE, DynamoTable, item, progress_key
@@ -59,6 +60,21 @@ class PartRecords(DynamoTable):
             requests.append({"PutRequest": {"Item": item(data)}})
         for start in range(0, len(requests), BATCH_WRITE):
             self._write_all(requests[start : start + BATCH_WRITE])
+
+    def take_wake(self, run_id: str, lane: str, wake: int, now: float, hold: float) -> bool:
+        # One write per wake, on the run's partition key: a run's lanes wake about once a
+        # second each, at most max_rate / 100 of them, far under the key's 1,000 a second.
+        return self._update_if(
+            {"pk": f"run#{run_id}", "sk": f"lane#{lane}"},
+            "SET wake = :wake, held_until = :until, expires_at = :expires",
+            "attribute_not_exists(pk) OR wake < :wake OR (wake = :wake AND held_until < :now)",
+            {
+                ":wake": wake,
+                ":until": Decimal(str(round(now + hold, 3))),
+                ":now": Decimal(str(round(now, 3))),
+                ":expires": self._expiry(),
+            },
+        )
 
     def send_set(
         self, run_id: str, attempt: int, only: str, list_name: str, part: int

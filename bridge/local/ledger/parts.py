@@ -52,6 +52,18 @@ class PartRecords(SqliteStore):
                 ],
             )
 
+    def take_wake(self, run_id: str, lane: str, wake: int, now: float, hold: float) -> bool:
+        with self._transaction() as conn:
+            taken = conn.execute(
+                "INSERT INTO lanes (run_id, lane, wake, held_until) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id, lane) DO UPDATE SET wake = excluded.wake,"
+                " held_until = excluded.held_until"
+                " WHERE lanes.wake < excluded.wake"
+                " OR (lanes.wake = excluded.wake AND lanes.held_until < ?)",
+                (run_id, lane, wake, now + hold, now),
+            ).rowcount
+        return bool(taken)
+
     def send_set(
         self, run_id: str, attempt: int, only: str, list_name: str, part: int
     ) -> SendSet | None:

@@ -76,6 +76,13 @@ CREATE TABLE IF NOT EXISTS send_sets (
     jobs    TEXT,
     PRIMARY KEY (run_id, attempt, only, list, part)
 );
+CREATE TABLE IF NOT EXISTS lanes (
+    run_id     TEXT NOT NULL,
+    lane       TEXT NOT NULL,
+    wake       INTEGER NOT NULL,
+    held_until REAL NOT NULL,
+    PRIMARY KEY (run_id, lane)
+);
 CREATE TABLE IF NOT EXISTS chunks (
     run_id    TEXT NOT NULL,
     chunk_key TEXT NOT NULL,
