@@ -14,10 +14,19 @@ running it again; one that finds it still running waits for the first to finish 
 to fail and release it) while its own time allows, and otherwise fails so Lambda tries
 it again later. Raising from your function releases the claim: the next attempt runs it.
 
-Claims live in the run ledger: DynamoDB when `CRONBRIDGE_LEDGER_TABLE` is set (the
-worker's role needs PutItem/GetItem/UpdateItem/DeleteItem on it), otherwise the local
-SQLite ledger in `$CRONBRIDGE_HOME`. Each claim has a partition key of its own, so a
-big run's claims spread over the table. Standard library and boto3 only.
+A claim lasts as long as the attempt holding it may run: until its deadline
+(`context.get_remaining_time_in_millis()`) and LEASE_MARGIN_SECONDS more, or
+LEASE_SECONDS without a context. An attempt that finds a claim past that, or (under
+`cronbridge serve`) one whose process is gone, takes it over and runs the job: a
+killed attempt does not hold its job for longer than it could have run. The one effect
+that can happen twice is one whose attempt died after the effect and before marking the
+claim done.
+
+Claims live in the run ledger (publishers.claims): DynamoDB when
+`CRONBRIDGE_LEDGER_TABLE` is set (the worker's role needs
+PutItem/GetItem/UpdateItem/DeleteItem on it), otherwise the local SQLite ledger in
+`$CRONBRIDGE_HOME`. Each claim has a partition key of its own, so a big run's claims
+spread over the table. Standard library and boto3 only.
 
 Without the helper, a raw handler receives the envelope `{"cronbridge": {...},
 "payload": ...}` and must itself be idempotent.
@@ -28,14 +37,11 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from bridge.domain.results import (
     JobRef,
@@ -47,6 +53,11 @@ from bridge.domain.results import (
 )
 from bridge.exceptions import InvalidInput
 from bridge.ports import Ledger
+from publishers.claims import LEASE_SECONDS, default_claims
+from publishers.claims import Claim as Claim
+from publishers.claims import ClaimStore as ClaimStore
+from publishers.claims import DynamoClaims as DynamoClaims
+from publishers.claims import SqliteClaims as SqliteClaims
 
 __all__ = [
     "Claim",
@@ -57,165 +68,14 @@ __all__ = [
     "cronbridge_worker",
 ]
 
-#: how long a claim holds before another invocation may take it over (Lambda's maximum)
-LEASE_SECONDS = 900
+#: a claim outlasts its attempt's deadline by this much, for the last write's journey
+LEASE_MARGIN_SECONDS = 5.0
 _POLL_SECONDS = 1.0
 _SAFETY_MS = 2000
 
 
 class DuplicateInProgress(RuntimeError):
     """Another invocation of the same job is running; Lambda will try this one again."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    state: str  # "acquired" | "done" | "busy"
-    result: Any = None
-
-
-class ClaimStore(Protocol):
-    def claim(self, ref: JobRef, owner: str, now: float) -> Claim: ...
-    def complete(self, ref: JobRef, owner: str, result: Any) -> None: ...
-    def release(self, ref: JobRef, owner: str) -> None: ...
-
-
-class DynamoClaims:
-    """Claim items, one partition key each: (`claim#<run>#<job>`, `claim`)."""
-
-    def __init__(self, client: Any, table: str) -> None:
-        self._db = client
-        self._table = table
-
-    def _key(self, ref: JobRef) -> dict[str, Any]:
-        return {"pk": {"S": f"claim#{ref.run_id}#{ref.job_id}"}, "sk": {"S": "claim"}}
-
-    def claim(self, ref: JobRef, owner: str, now: float) -> Claim:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    **self._key(ref),
-                    "state": {"S": "running"},
-                    "owner": {"S": owner},
-                    "lease_until": {"N": str(now + LEASE_SECONDS)},
-                    "expires_at": {"N": str(int(now) + 90 * 86400)},
-                },
-                ConditionExpression="attribute_not_exists(pk) OR (#state = :running AND lease_until < :now)",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":running": {"S": "running"}, ":now": {"N": str(now)}},
-            )
-            return Claim("acquired")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-        item = self._db.get_item(
-            TableName=self._table, Key=self._key(ref), ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            return Claim("busy")  # released between our write and our read: look again
-        if item["state"]["S"] == "done":
-            return Claim("done", json.loads(item.get("result", {}).get("S", "null")))
-        return Claim("busy")
-
-    def complete(self, ref: JobRef, owner: str, result: Any) -> None:
-        self._db.update_item(
-            TableName=self._table,
-            Key=self._key(ref),
-            UpdateExpression="SET #state = :done, #result = :result",
-            ConditionExpression="#owner = :owner",
-            ExpressionAttributeNames={"#state": "state", "#result": "result", "#owner": "owner"},
-            ExpressionAttributeValues={
-                ":done": {"S": "done"},
-                ":result": {"S": json.dumps(result, default=str)},
-                ":owner": {"S": owner},
-            },
-        )
-
-    def release(self, ref: JobRef, owner: str) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._db.delete_item(
-                TableName=self._table,
-                Key=self._key(ref),
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": owner}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-
-
-class SqliteClaims:
-    """The same claims in the local ledger file, for workers run by `cronbridge serve`."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        with self._connect() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS claims (run_id TEXT, job_id TEXT, state TEXT, owner TEXT,"
-                " lease_until REAL, result TEXT, PRIMARY KEY (run_id, job_id))"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
-
-    def claim(self, ref: JobRef, owner: str, now: float) -> Claim:
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT state, lease_until, result FROM claims WHERE run_id = ? AND job_id = ?",
-                (ref.run_id, ref.job_id),
-            ).fetchone()
-            if row is None or (row[0] == "running" and row[1] < now):
-                conn.execute(
-                    "INSERT OR REPLACE INTO claims VALUES (?, ?, 'running', ?, ?, NULL)",
-                    (ref.run_id, ref.job_id, owner, now + LEASE_SECONDS),
-                )
-                conn.execute("COMMIT")
-                return Claim("acquired")
-            conn.execute("COMMIT")
-            return (
-                Claim("done", json.loads(row[2] or "null")) if row[0] == "done" else Claim("busy")
-            )
-        finally:
-            conn.close()
-
-    def complete(self, ref: JobRef, owner: str, result: Any) -> None:
-        conn = self._connect()
-        try:
-            conn.execute(
-                "UPDATE claims SET state = 'done', result = ? WHERE run_id = ? AND job_id = ? AND owner = ?",
-                (json.dumps(result, default=str), ref.run_id, ref.job_id, owner),
-            )
-        finally:
-            conn.close()
-
-    def release(self, ref: JobRef, owner: str) -> None:
-        conn = self._connect()
-        try:
-            conn.execute(
-                "DELETE FROM claims WHERE run_id = ? AND job_id = ? AND owner = ?",
-                (ref.run_id, ref.job_id, owner),
-            )
-        finally:
-            conn.close()
-
-
-def default_claims() -> ClaimStore:
-    table = os.environ.get("CRONBRIDGE_LEDGER_TABLE")
-    if table:
-        import boto3
-
-        return DynamoClaims(boto3.client("dynamodb"), table)
-    home = os.environ.get("CRONBRIDGE_HOME") or str(Path.home() / ".cronbridge")
-    return SqliteClaims(Path(home).expanduser() / "ledger.sqlite3")
 
 
 Worker = Callable[[Any, JobRef], Any]
@@ -254,6 +114,7 @@ def cronbridge_worker(
     results: Callable[[], ResultRecorder] = default_results,
     max_attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> Any:
     """Decorate `function(payload, job)` into a Lambda handler `handler(event, context)`.
 
@@ -264,7 +125,8 @@ def cronbridge_worker(
     it the queue's maxReceiveCount); earlier failures go back to SQS through
     `batchItemFailures` (enable ReportBatchItemFailures on the event source mapping).
 
-    `claims` and `results` make their stores on first use (default: from the environment).
+    `claims` and `results` make their stores on first use (default: from the environment);
+    `clock` is the wall clock claims' leases are measured on.
     """
 
     def decorate(fn: Worker) -> Callable[[Any, Any], Any]:
@@ -279,12 +141,12 @@ def cronbridge_worker(
                 if not recorder:
                     recorder.append(results())
                 return _consume_batch(
-                    event, store[0], recorder[0], fn, context, sleep, max_attempts
+                    event, store[0], recorder[0], fn, context, sleep, clock, max_attempts
                 )
             ref, payload = parse_envelope(event)
             if isinstance(event, dict) and event.get("payload_ref"):
                 payload = _fetch_payload(event["payload_ref"])
-            return capped(_run_once(store[0], fn, ref, payload, context, sleep))
+            return capped(_run_once(store[0], fn, ref, payload, context, sleep, clock))
 
         return handler
 
@@ -298,11 +160,20 @@ def _run_once(
     payload: Any,
     context: Any,
     sleep: Callable[[float], None],
+    clock: Callable[[], float],
 ) -> Any:
     owner = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     time_left = getattr(context, "get_remaining_time_in_millis", None)
     while True:
-        claim = store.claim(ref, owner, time.time())
+        now = clock()
+        # The lease is this attempt's deadline: Lambda ends the attempt there, so a
+        # claim still running after it belongs to an attempt that is gone.
+        lease_until = (
+            now + time_left() / 1000 + LEASE_MARGIN_SECONDS
+            if callable(time_left)
+            else now + LEASE_SECONDS
+        )
+        claim = store.claim(ref, owner, now, lease_until)
         if claim.state == "done":
             return claim.result
         if claim.state == "acquired":
@@ -348,6 +219,7 @@ def _consume_batch(
     fn: Worker,
     context: Any,
     sleep: Callable[[float], None],
+    clock: Callable[[], float],
     max_attempts: int,
 ) -> dict[str, Any]:
     failures = []
@@ -366,7 +238,7 @@ def _consume_batch(
         started = time.monotonic()
         output: Any = None
         try:
-            output = _run_once(store, fn, ref, payload, context, sleep)
+            output = _run_once(store, fn, ref, payload, context, sleep, clock)
             status, error = JobStatus.SUCCEEDED, ""
         except DuplicateInProgress:
             failures.append({"itemIdentifier": record["messageId"]})
