@@ -31,13 +31,13 @@ import os
 import secrets
 import threading
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler
+from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,10 @@ from bridge.exceptions import Unavailable
 from bridge.lambdas import dispatcher, recorder, sweeper
 from bridge.local.lambda_api import LambdaApiServer
 from bridge.local.lambda_service import FunctionConfig, Handler, LocalLambda, Throttled
-from bridge.local.loopback import LoopbackServer
+from bridge.local.loopback import REQUEST_TIMEOUT, LoopbackServer, S3Handler
 from bridge.local.queue import BatchPoller, MessageQueue, QueueMessage, ResultDestination, SqsQueue
+from bridge.local.sigv4 import ALGORITHM as SIGV4_ALGORITHM
+from bridge.local.sigv4 import SignatureProblem, check_signature
 from bridge.ports import SystemClock
 from publishers.delivery import AsyncInvoker
 from publishers.lambdas import publisher
@@ -119,62 +121,83 @@ class DeploymentNames:
 
 
 class TriggerBucketEndpoint(LoopbackServer):
-    """The trigger bucket as a scheduler meets it: its policy's User-Agent rule (which
-    moto does not evaluate), in front of moto's S3, where the object is then written.
+    """The trigger bucket as a scheduler meets it: its policy (which moto does not
+    evaluate), in front of moto's S3, where the object is then written.
 
-    `PUT /<bucket>/triggers/...` with the secret User-Agent is stored (200); anything
-    else gets S3's 403 `AccessDenied` or 405, as the real bucket would answer.
+    `PUT /<bucket>/triggers/...` is stored (200) when it carries the secret User-Agent,
+    or is signed (SigV4) with the sandbox's credentials, as the bucket admits a signed
+    PUT from a principal allowed to write triggers; anything else gets S3's 403 or 405,
+    as the real bucket would answer. Hostile requests are refused as by the local
+    endpoint (`bridge.local.loopback.S3Handler`).
     """
 
-    def __init__(self, s3: Any, bucket: str, secret: str) -> None:
-        super().__init__(_TriggerPut)
+    request_queue_size = 512
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        secret: str,
+        *,
+        credentials: tuple[str, str] | None = None,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
+        super().__init__(_TriggerPut, request_timeout=request_timeout)
         self.s3 = s3
         self.bucket = bucket
         self._secret = secret
+        self._credentials = credentials
 
     def admits(self, user_agent: str) -> bool:
         return carries_secret(user_agent, self._secret)
 
+    def signature_problem(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> SignatureProblem | None:
+        if self._credentials is None:
+            return SignatureProblem("AccessDenied", "Access Denied")
+        access_key, secret_key = self._credentials
+        return check_signature(
+            method,
+            target,
+            headers,
+            body,
+            access_key=access_key,
+            secret_key=secret_key,
+            now=datetime.now(UTC),
+        )
 
-class _TriggerPut(BaseHTTPRequestHandler):
+
+#: the largest trigger body the sandbox's bucket stores (S3 takes far more; the
+#: dispatcher refuses anything over 4 KiB anyway)
+_SANDBOX_BODY_LIMIT = 1024 * 1024
+
+
+class _TriggerPut(S3Handler):
     server: TriggerBucketEndpoint
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_PUT(self) -> None:
-        prefix = f"/{self.server.bucket}/"
-        path = urllib.parse.urlsplit(self.path).path
-        key = urllib.parse.unquote(path[len(prefix) :]) if path.startswith(prefix) else ""
-        if not self.server.admits(self.headers.get("User-Agent", "")) or not key.startswith(
-            "triggers/"
-        ):
-            self._answer(403, _S3_DENIED)
+        key = self.object_key(self.server.bucket)
+        if key is None:
             return
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        signed = headers.get("authorization", "").startswith(SIGV4_ALGORITHM)
+        if not signed and not self.server.admits(headers.get("user-agent", "")):
+            self.send_s3_error(HTTPStatus.FORBIDDEN, "AccessDenied", "Access Denied")
+            return
+        if not key.startswith("triggers/"):
+            self.send_s3_error(HTTPStatus.FORBIDDEN, "AccessDenied", "Access Denied")
+            return
+        body = self.read_body(_SANDBOX_BODY_LIMIT)
+        if body is None:
+            return
+        if signed:
+            problem = self.server.signature_problem(self.command, self.target, headers, body)
+            if problem is not None:
+                self.send_s3_error(HTTPStatus.FORBIDDEN, problem.code, problem.message)
+                return
         response = self.server.s3.put_object(Bucket=self.server.bucket, Key=key, Body=body)
-        self._answer(200, b"", {"ETag": response["ETag"]})
-
-    def do_GET(self) -> None:
-        self._answer(405, _S3_NOT_ALLOWED, {"Allow": "PUT"})
-
-    do_POST = do_DELETE = do_HEAD = do_GET
-
-    def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.close_connection = status != 200
-        self.send_response(status)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-_S3_DENIED = b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'
-_S3_NOT_ALLOWED = b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed against this resource.</Message></Error>'
+        self.send_answer(HTTPStatus.OK, b"", "application/xml", {"ETag": response["ETag"]})
 
 
 @dataclass(frozen=True)
@@ -398,6 +421,9 @@ class Sandbox:
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "CRONBRIDGE_BACKEND": "aws",
+            # What `cronbridge doctor` reads: the bucket's rule, and that this is a sandbox.
+            "CRONBRIDGE_AUTH_MODE": "user_agent",
+            "CRONBRIDGE_SANDBOX": "1",
             "CRONBRIDGE_DISPATCHER_FUNCTION": self.names.dispatcher,
             "CRONBRIDGE_RECORDER_FUNCTION": self.names.recorder,
             "CRONBRIDGE_SWEEPER_FUNCTION": self.names.sweeper,
@@ -418,7 +444,10 @@ class Sandbox:
         self._create_resources()
         secret = "sandbox-" + secrets.token_urlsafe(12)
         self.trigger_endpoint = TriggerBucketEndpoint(
-            boto3.client("s3"), self.names.trigger_bucket, secret
+            boto3.client("s3"),
+            self.names.trigger_bucket,
+            secret,
+            credentials=(self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"]),
         )
         serve = threading.Thread(
             target=self.trigger_endpoint.serve_forever, name="trigger-endpoint", daemon=True
@@ -438,7 +467,10 @@ class Sandbox:
                 self._recorder.watch(client.meta.events)
             self._recorder.watch(self.runtime._session.events)  # clients made later (sqs)
             self._recorder.watch_invokes(self.runtime.invoker)
-        self.api.environment = self.names.settings().to_env()
+        self.api.environment = {
+            **self.names.settings().to_env(),
+            "CRONBRIDGE_PACING_QUEUE": self._pacing_url,  # as the module sets the publisher's
+        }
         self.results = SqsQueue(boto3.client("sqs"), self._results_url)
         self.destination = ResultDestination(self.results)
         self._define_functions(handlers)
@@ -551,7 +583,12 @@ class Sandbox:
         s3 = boto3.client("s3")
         for bucket in (self.names.trigger_bucket, self.names.state_bucket):
             s3.create_bucket(Bucket=bucket)
-        boto3.client("dynamodb").create_table(**table_definition(self.names.ledger_table))
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(**table_definition(self.names.ledger_table))
+        dynamodb.update_time_to_live(  # as the module does (moto keeps expired items)
+            TableName=self.names.ledger_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
         sqs = boto3.client("sqs")
         self._queue_url = sqs.create_queue(QueueName=self.names.events_queue)["QueueUrl"]
         # The results queue: a failed recorder batch comes back after the visibility

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import json
+import os
+import subprocess
+import sys
+import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from bridge.aws.doctor import Deployment, Finding, diagnose
+from bridge.aws.doctor import Deployment, Finding, diagnose, doctor_clients
 from bridge.aws.ledger import table_definition
 from bridge.domain.controls import Controls
+from bridge.local.loopback import LoopbackServer
+from bridge.sandbox import Sandbox
+from bridge.usecases.register import ListSource, register_group
 from tests.aws_world import SETTINGS
+from tests.conftest import SUPPORT, numbered_jobs, write_jobs
 
 BUCKET = SETTINGS.trigger_bucket
 
@@ -416,3 +427,114 @@ def test_paced_runs_need_the_pacing_queue_and_its_mapping(deployment: Deployment
     found = problems(run(deployment))
     assert list(found) == ["pacing queue"]
     assert "names no pacing queue" in found["pacing queue"]
+
+
+# -- doctor's own clients, and doctor on the sandbox -------------------------------------
+
+
+class _Failing(BaseHTTPRequestHandler):
+    """Every AWS API answers 500: a service that is down, or a call it does not implement."""
+
+    server: _CountingServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _fail(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        with self.server.lock:  # botocore numbers each try: "attempt=2; max=2"
+            self.server.attempts.append(self.headers.get("amz-sdk-request", ""))
+        self.send_response(500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = do_POST = do_PUT = _fail
+
+
+class _CountingServer(LoopbackServer):
+    def __init__(self) -> None:
+        super().__init__(_Failing)
+        self.lock = threading.Lock()
+        self.attempts: list[str] = []
+
+
+def test_doctor_retries_a_failing_call_once_and_says_it_could_not_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = _CountingServer()
+    server.start()
+    for name, value in {
+        "AWS_ENDPOINT_URL": server.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        findings = diagnose(
+            doctor_clients("us-east-1"),
+            Deployment(SETTINGS, "iam", "cronbridge-dispatcher", "cronbridge-recorder"),
+        )
+    finally:
+        server.stop()
+    tries = collections.Counter(
+        part.strip()
+        for header in server.attempts
+        for part in header.split(";")
+        if part.strip().startswith("attempt=")
+    )
+    assert set(tries) == {"attempt=1", "attempt=2"}, tries  # one try, one retry, no more
+    assert tries["attempt=1"] == tries["attempt=2"]
+    assert problems(findings)  # and says what it could not check
+    assert all(not f.ok for f in findings if f.subject != "results queue")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    monkeypatch.setenv("CRONBRIDGE_TEST_EVIDENCE", str(tmp_path))
+    monkeypatch.syspath_prepend(str(SUPPORT))
+    box = Sandbox({"worker": "sample_workers:note"})
+    box.start()
+    yield box
+    box.stop()
+
+
+def test_doctor_on_the_sandbox_finds_nothing_wrong_and_says_what_it_skipped(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    jobs = write_jobs(tmp_path / "a.jsonl", numbered_jobs("a", 2))
+    register_group(
+        "nightly",
+        "lambda:worker",
+        [ListSource.from_path("a", jobs)],
+        Controls(),
+        registry=sandbox.runtime.registry,
+        clock=sandbox.runtime.clock,
+        check_target=lambda target, controls: None,
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(sandbox.env, COLUMNS="300")
+    done = subprocess.run(  # no --auth-mode: `sandbox up`'s exports say it
+        [sys.executable, "-m", "bridge", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│")]
+    assert not [row for row in rows if row.startswith("│ NO")], done.stdout
+    skipped = {row.split("│")[2].strip() for row in rows if row.startswith("│ skip")}
+    assert skipped == {
+        "trigger bucket policy",
+        "Block Public Access",
+        "trigger bucket notification",
+        "results queue",
+        "pacing queue",
+        "sweeper schedule",
+    }
+    assert "moto does not evaluate bucket policies" in done.stdout
+    assert "results go to the results queue; settings match the group's" in done.stdout
+    assert "cronbridge-ledger exists, TTL on expires_at" in done.stdout
+    assert "9 of 15 checks fine, 6 skipped" in done.stdout

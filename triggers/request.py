@@ -51,11 +51,14 @@ def build_trigger_request(
     )
 
 
-def render_curl(request: TriggerRequest, *, secret_from_env: bool = False) -> str:
+def render_curl(
+    request: TriggerRequest, *, secret_from_env: bool = False, show_headers: bool = False
+) -> str:
     """A curl command that sends `request`; with `secret_from_env`, the User-Agent is
-    read from $CRONBRIDGE_SECRET instead of being written out."""
+    read from $CRONBRIDGE_SECRET instead of being written out; with `show_headers`,
+    curl prints the answer's headers (-i), where the local endpoint names the run."""
     agent = f'"${SECRET_VARIABLE}"' if secret_from_env else shlex.quote(request.user_agent)
-    parts = ["curl", "-fsS", "-X", request.method, "-A", agent]
+    parts = ["curl", "-fsS", *(["-i"] if show_headers else []), "-X", request.method, "-A", agent]
     for name, value in request.headers.items():
         parts += ["-H", shlex.quote(f"{name}: {value}")]
     parts += ["--data-binary", shlex.quote(request.body.decode()), shlex.quote(request.url)]

@@ -2,6 +2,12 @@
 
 Each check reads the deployment with boto3 and returns findings: what it looked at,
 whether it is right, and if not, what to do. Nothing here changes anything.
+
+On the sandbox (`cronbridge sandbox up`), what moto and the sandbox do not model (bucket
+policies, Block Public Access, an S3 notification that starts Lambda, event source
+mappings, EventBridge schedules) is reported as skipped, with the reason: not a problem.
+Doctor's clients retry a failed call once, not ten times: a call the other side does
+not implement fails fast, and is reported as a check that could not be made.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.aws.ledger.table import GROUP_INDEX, LAYOUT
@@ -18,9 +26,13 @@ from bridge.aws.runtime import ENVIRONMENT, AwsSettings
 from bridge.aws.workers import worker_mismatches
 from bridge.domain.controls import Controls
 
-__all__ = ["AUTH_MODES", "Finding", "diagnose"]
+__all__ = ["AUTH_MODES", "CLIENT_CONFIG", "Deployment", "Finding", "diagnose", "doctor_clients"]
 
 AUTH_MODES = ("user_agent", "source_ip", "iam")
+#: doctor only reads, and says what failed: one retry, short timeouts, no adaptive waits
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5, read_timeout=20
+)
 _BPA_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
@@ -30,6 +42,11 @@ class Finding:
     ok: bool
     detail: str
     fix: str = ""
+    skipped: bool = False  # not checked, and `detail` says why; never a problem
+
+
+def _skipped(subject: str, why: str) -> Finding:
+    return Finding(subject, True, f"skipped: {why}", skipped=True)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,41 @@ class Deployment:
     workers: dict[str, tuple[str, Controls]] = field(default_factory=dict)
     results_queue: str | None = None  # its URL
     sweeper_function: str | None = None
+    #: `cronbridge sandbox up`: moto and an emulator, not AWS (CRONBRIDGE_SANDBOX)
+    sandbox: bool = False
+
+
+def doctor_clients(region: str | None = None) -> Callable[[str], Any]:
+    """boto3 clients for doctor, one per service, made with CLIENT_CONFIG."""
+    session = boto3.session.Session(region_name=region)
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = session.client(service, config=CLIENT_CONFIG)
+        return made[service]
+
+    return client
+
+
+#: what the sandbox cannot answer: check -> (its subject, why it is skipped there)
+_NOT_IN_THE_SANDBOX = {
+    "_trigger_policy": (
+        "trigger bucket policy",
+        "moto does not evaluate bucket policies; the sandbox's trigger endpoint applies the "
+        "User-Agent rule itself",
+    ),
+    "_public_access": ("Block Public Access", "moto does not enforce Block Public Access"),
+    "_notification": (
+        "trigger bucket notification",
+        "moto cannot start Lambda: the sandbox hands S3's events to the dispatcher "
+        "through an SQS queue",
+    ),
+    "_sweeper_schedule": (
+        "sweeper schedule",
+        "no EventBridge in the sandbox: it invokes the sweeper itself, every second",
+    ),
+}
 
 
 def diagnose(clients: Callable[[str], Any], deployment: Deployment) -> list[Finding]:
@@ -61,6 +113,9 @@ def diagnose(clients: Callable[[str], Any], deployment: Deployment) -> list[Find
     ]
     findings: list[Finding] = []
     for check in checks:
+        if deployment.sandbox and check.__name__ in _NOT_IN_THE_SANDBOX:
+            findings.append(_skipped(*_NOT_IN_THE_SANDBOX[check.__name__]))
+            continue
         try:
             findings.extend(check(clients, deployment))
         except (ClientError, BotoCoreError) as exc:
@@ -324,6 +379,13 @@ def _results_queue(clients: Callable[[str], Any], d: Deployment) -> Iterator[Fin
         )
         return
     arn = attributes["QueueArn"]
+    if d.sandbox:
+        yield _skipped(
+            subject,
+            "it exists; the sandbox drains it into the recorder itself, so there is no "
+            "event source mapping or dead-letter queue to check",
+        )
+        return
     if "RedrivePolicy" not in attributes:
         yield Finding(
             subject,
@@ -410,6 +472,13 @@ def _pacing_queue(clients: Callable[[str], Any], d: Deployment) -> Iterator[Find
         ]
     except ClientError as exc:
         yield Finding(subject, False, f"{url} is missing ({_code(exc)})", fix)
+        return
+    if d.sandbox:
+        yield _skipped(
+            subject,
+            f"{publisher} names it and it exists; the sandbox hands its lanes to the "
+            "publisher itself, so there is no event source mapping to check",
+        )
         return
     mappings = [
         m

@@ -123,8 +123,14 @@ class LocalRuntime:
         self.poller.start()
         self._sweeping = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._stopped = False
 
-    def close(self) -> None:
+    def stop(self) -> list[Run]:
+        """Stop working: no more sweeps, no more invocations (a handler already running is
+        left to end by itself; Python threads cannot be stopped), and the results already
+        queued recorded if that is quick. The runs still running, which the next start
+        resumes. The ledger stays open until `close()`."""
+        self._stopped = True
         self._sweeping.set()
         if self._sweeper is not None:
             self._sweeper.join(timeout=10)
@@ -133,6 +139,11 @@ class LocalRuntime:
         # any left are sent again by the next start's resume.
         self.results.wait_empty(5.0)
         self.poller.stop()
+        return self.ledger.open_runs()
+
+    def close(self) -> None:
+        if not self._stopped:
+            self.stop()
         self._http.close()
         self.ledger.close()
 

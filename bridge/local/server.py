@@ -11,6 +11,10 @@ the dispatcher would have logged the rejection.
 It also offers Lambda's Invoke API for asynchronous invokes
 (`POST /2015-03-31/functions/<name>/invocations`, `X-Amz-Invocation-Type: Event`),
 under the same User-Agent rule, so the CLI can start publishers (`runs redrive`).
+
+Hostile and broken requests (a stalled client, HTTP/0.9, an unknown method, a body
+shorter than its Content-Length, `//bucket/...`) are refused as S3 would, by
+`bridge.local.loopback.S3Handler`, which the sandbox's trigger endpoint shares.
 """
 
 from __future__ import annotations
@@ -21,10 +25,6 @@ import logging
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
-from typing import Any
-from urllib.parse import unquote, urlsplit
-from xml.sax.saxutils import escape
 
 from bridge.domain.triggers import (
     MAX_BODY_BYTES,
@@ -34,8 +34,9 @@ from bridge.domain.triggers import (
 )
 from bridge.exceptions import CronbridgeError, GroupNotFound, InvalidInput
 from bridge.local.lambda_api import answer_invoke, function_name
-from bridge.local.loopback import LoopbackServer
+from bridge.local.loopback import REQUEST_TIMEOUT, LoopbackServer, S3Handler
 from bridge.local.runtime import LocalRuntime
+from bridge.local.target_check import answer_target_check, is_target_check
 
 __all__ = ["TriggerServer"]
 
@@ -53,8 +54,9 @@ class TriggerServer(LoopbackServer):
         bucket: str,
         host: str = "127.0.0.1",
         port: int = 0,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
-        super().__init__(_Handler, host=host, port=port)
+        super().__init__(_Handler, host=host, port=port, request_timeout=request_timeout)
         self.runtime = runtime
         self.bucket = bucket
         self._secret = secret
@@ -73,34 +75,34 @@ class TriggerServer(LoopbackServer):
             self.rejected[code] = self.rejected.get(code, 0) + 1
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(S3Handler):
     server: TriggerServer
     server_version = "cronbridge"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http " + format % args)
+    allowed_methods = ("PUT",)
 
     # -- routing -----------------------------------------------------------------------
+    # A method without a do_ method here gets S3's 405 (bridge.local.loopback.S3Handler).
 
     def do_PUT(self) -> None:
-        path = urlsplit(self.path).path
-        if not self._authorized():
+        key = self.object_key(self.server.bucket)
+        if key is None or not self._authorized():
             return
-        prefix = f"/{self.server.bucket}/"
-        key = unquote(path[len(prefix) :]) if path.startswith(prefix) else ""
         if not key.startswith(TRIGGER_PREFIX):
-            self._s3_error(HTTPStatus.FORBIDDEN, "AccessDenied", "Access Denied")
+            self.send_s3_error(HTTPStatus.FORBIDDEN, "AccessDenied", "Access Denied")
             return
-        body = self._read_body(MAX_BODY_BYTES)
+        body = self.read_body(MAX_BODY_BYTES)
         if body is None:
             return
         self._trigger(key, body)
 
     def do_POST(self) -> None:
+        if is_target_check(self.path):  # `groups register` asks (bridge.local.target_check)
+            if self._authorized():
+                answer_target_check(self)
+            return
         name = function_name(self.path)
         if name is None:
-            self._method_not_allowed()
+            self.method_not_allowed()
             return
         if not self._authorized():
             return
@@ -108,12 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         answer_invoke(self, self.server.runtime.lambdas, name, async_only=True)
 
     def do_GET(self) -> None:
-        self._method_not_allowed()
-
-    do_HEAD = do_GET
-    do_DELETE = do_GET
-    do_PATCH = do_GET
-    do_OPTIONS = do_GET
+        self.method_not_allowed()
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -139,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except Exception:
             log.exception("trigger failed", extra={"key": key})
-            self._s3_error(
+            self.send_s3_error(
                 HTTPStatus.INTERNAL_SERVER_ERROR,
                 "InternalError",
                 "We encountered an internal error. Please try again.",
@@ -162,78 +159,29 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if outcome.reason:
             headers["x-cronbridge-reason"] = outcome.reason
-        self._send(HTTPStatus.OK, b"", "application/xml", headers)
+        self.send_answer(HTTPStatus.OK, b"", "application/xml", headers)
 
     # -- helpers -----------------------------------------------------------------------
 
     def _authorized(self) -> bool:
         if self.server.admits(self.headers.get("User-Agent", "")):
             return True
-        self.server.count_rejection("AccessDenied")
         log.info(
             "request denied", extra={"reason": "user agent does not match", "method": self.command}
         )
-        self._s3_error(HTTPStatus.FORBIDDEN, "AccessDenied", "Access Denied")
+        self.refuse(HTTPStatus.FORBIDDEN, "AccessDenied", "Access Denied")
         return False
 
-    def _read_body(self, limit: int) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._s3_error(
-                HTTPStatus.LENGTH_REQUIRED,
-                "MissingContentLength",
-                "You must provide the Content-Length HTTP header.",
-            )
-            return None
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0 or length > limit:
-            self.server.count_rejection("EntityTooLarge")
-            self._s3_error(
-                HTTPStatus.BAD_REQUEST,
-                "EntityTooLarge",
-                f"Your proposed upload exceeds the maximum allowed size of {limit} bytes",
-            )
-            return None
-        return self.rfile.read(length)
-
     def _reject(self, status: HTTPStatus, error: CronbridgeError) -> None:
-        self.server.count_rejection(error.code)
         log.info("trigger rejected", extra={"code": error.code, "reason": error.message})
         message = error.message + (f" ({error.hint})" if error.hint else "")
-        self._s3_error(status, error.code, message)
+        self.refuse(status, error.code, message)
 
-    def _method_not_allowed(self) -> None:
-        self._s3_error(
-            HTTPStatus.METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-            {"Allow": "PUT"},
-        )
-
-    def _s3_error(
+    def refuse(
         self, status: HTTPStatus, code: str, message: str, headers: dict[str, str] | None = None
     ) -> None:
-        # An error may leave a request body unread: never parse it as the next request.
-        self.close_connection = True
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
-            f"<RequestId>{self.server.next_sequencer()}</RequestId></Error>"
-        ).encode()
-        self._send(status, body, "application/xml", headers or {})
+        self.server.count_rejection(code)
+        self.send_s3_error(status, code, message, headers)
 
-    def _send(
-        self, status: HTTPStatus, body: bytes, content_type: str, headers: dict[str, str]
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    def request_id(self) -> str:
+        return self.server.next_sequencer()
