@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import aws_calls, invoke_cpu, local_runtime, model, publisher_memory
+from bench import aws_calls, invoke_cpu, local_runtime, model, publisher_memory, register_memory
 from bridge.domain.controls import Controls
 from bridge.domain.cost import PRICES_AS_OF, estimate
 from bridge.domain.groups import GroupManifest, ListManifest, plan_parts
@@ -56,6 +56,10 @@ def run() -> dict[str, Any]:
     memory = publisher_memory.measure()
     results["publisher_peak_rss_mb"] = memory["publisher_peak_rss_mb"]
     results["publisher_memory"] = memory
+    print("registration memory ...", file=sys.stderr, flush=True)
+    registration = register_memory.measure()
+    results["register_peak_rss_mb"] = registration["register_peak_rss_mb"]
+    results["register_memory"] = registration
     print("local runtime ...", file=sys.stderr, flush=True)
     results["local"] = local_runtime.measure()
     print("AWS calls per job (sandbox, 4,000 jobs) ...", file=sys.stderr, flush=True)
@@ -159,6 +163,30 @@ def aws_calls_section(calls: dict[str, Any]) -> list[str]:
     ]
 
 
+def register_section(memory: dict[str, Any]) -> list[str]:
+    local, s3 = memory["by_source"]["local"], memory["by_source"]["s3"]
+    return [
+        "## Registration memory",
+        "",
+        f"`{memory['command']}`: one process re-registering a group with a list of N jobs "
+        "(`register_group`, the use case `groups register` runs); peak RSS, and the RSS "
+        "before registering (imports) in brackets:",
+        "",
+        "| jobs | local registry (MB) | s | S3 registry on moto (MB) | s |",
+        "|---:|---:|---:|---:|---:|",
+        *[
+            f"| {int(size):,} | {local[size]['peak_rss_mb']} ({local[size]['base_rss_mb']}) "
+            f"| {local[size]['seconds']} | {s3[size]['peak_rss_mb']} ({s3[size]['base_rss_mb']}) "
+            f"| {s3[size]['seconds']} |"
+            for size in local
+        ],
+        "",
+        "What grows with the jobs is the table of job ids (64-bit hashes and where each was "
+        "first seen, 16 bytes a slot, at most half full: `bridge/domain/job_ids.py`).",
+        "",
+    ]
+
+
 def report(results: dict[str, Any]) -> str:
     local = results["local"]
     invoke = results["invoke"]
@@ -197,6 +225,7 @@ def report(results: dict[str, Any]) -> str:
             for size in memory["by_source"]["local"]
         ],
         "",
+        *register_section(results["register_memory"]),
         "## Local runtime, end to end over HTTP",
         "",
         f"`{local['command']}`: {local['jobs']:,} no-op jobs at **{local['jobs_per_s']:,} jobs/s**; "

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bridge.domain.chunks import ResultChunk
-from bridge.domain.groups import GroupManifest, Job
+from bridge.domain.groups import GroupManifest, Job, VersionClaim
 from bridge.domain.plan import PublisherUnit
 from bridge.domain.results import JobResult
 from bridge.domain.runs import Progress, Run, RunState
@@ -52,19 +52,35 @@ class SystemClock:
 
 
 class Registry(Protocol):
-    """Versioned group definitions, laid out as the state bucket (DESIGN.md §3.2)."""
+    """Versioned group definitions, laid out as the state bucket (DESIGN.md §3.2).
+
+    A registration claims a version, writes its parts, finishes it (the manifest), and
+    only then moves `current`: a version it did not finish (killed, or its lists were
+    bad) is never read, and holds nothing up but its own number.
+    """
 
     def current_version(self, group: str) -> int | None: ...
     def load_manifest(self, group: str, version: int | None = None) -> GroupManifest:
-        """The manifest of `version` (default: current); GroupNotFound if there is none."""
+        """The manifest of `version` (default: current); GroupNotFound if there is none
+        or it was never finished."""
+        ...
+
+    def claim_version(self, claim: VersionClaim) -> None:
+        """Take a version number for one registration; Conflict if anything holds it
+        already (a finished version, or a claim, live or left by a killed registration)."""
         ...
 
     def write_part(
         self, group: str, version: int, list_name: str, part: int, jobs: Sequence[Job]
     ) -> None: ...
     def read_part(self, group: str, version: int, list_name: str, part: int) -> Iterator[Job]: ...
-    def create_manifest(self, manifest: GroupManifest) -> None:
-        """Write a new version's manifest; Conflict if that version already exists."""
+    def finish_version(self, manifest: GroupManifest) -> None:
+        """Replace the version's claim by its manifest, once every part is written."""
+        ...
+
+    def discard_version(self, group: str, version: int) -> None:
+        """Delete a version that was claimed but never made current: its parts, then its
+        claim, so its number stays taken until nothing of it is left."""
         ...
 
     def set_current(self, group: str, version: int, expected: int | None) -> None:

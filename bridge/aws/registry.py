@@ -4,9 +4,12 @@
     groups/<group>/v<N>/group.json                   the manifest (immutable)
     groups/<group>/v<N>/lists/<list>/part-<k>.jsonl  at most 1,000 jobs each
 
-A version's manifest is claimed with `If-None-Match: *` and `current` is moved with
-`If-Match: <etag>`, S3's conditional writes, so two registrations never share a
-version and `current` never moves from under someone.
+A version is claimed by writing its `group.json` with `If-None-Match: *` (a claim:
+who and when), the manifest replaces the claim once every part is written, and
+`current` is moved with `If-Match: <etag>`: S3's conditional writes, so two
+registrations never share a version and `current` never moves from under someone. A
+claim left by a killed registration is never read; the next registration takes the
+next number.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bridge.domain.groups import GroupManifest, Job, decode_job, encode_job, not_registered
+from bridge.domain.groups import (
+    GroupManifest,
+    Job,
+    VersionClaim,
+    decode_job,
+    encode_job,
+    not_registered,
+    stored_manifest,
+)
 from bridge.domain.names import validate_group_name
 from bridge.exceptions import Conflict, GroupNotFound
 
@@ -40,25 +51,38 @@ class S3Registry:
             version = self.current_version(group)
             if version is None:
                 raise not_registered(group)
-        body = self._get(f"{_prefix(group)}v{version}/group.json")
+        body = self._get(_manifest_key(group, version))
         if body is None:
             raise GroupNotFound(f"group {group!r} has no version {version}")
-        return GroupManifest.from_dict(json.loads(body))
+        return stored_manifest(group, version, json.loads(body))
 
-    def create_manifest(self, manifest: GroupManifest) -> None:
-        key = f"{_prefix(manifest.group)}v{manifest.version}/group.json"
+    def claim_version(self, claim: VersionClaim) -> None:
         try:
             self._s3.put_object(
                 Bucket=self.bucket,
-                Key=key,
-                Body=json.dumps(manifest.to_dict(), indent=2).encode(),
+                Key=_manifest_key(claim.group, claim.version),
+                Body=json.dumps(claim.to_dict(), indent=2).encode(),
                 ContentType="application/json",
                 IfNoneMatch="*",
             )
         except ClientError as exc:
             if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise Conflict(f"version {manifest.version} of {manifest.group!r} exists") from None
+                raise Conflict(f"version {claim.version} of {claim.group!r} is taken") from None
             raise
+
+    def finish_version(self, manifest: GroupManifest) -> None:
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=_manifest_key(manifest.group, manifest.version),
+            Body=json.dumps(manifest.to_dict(), indent=2).encode(),
+            ContentType="application/json",
+        )
+
+    def discard_version(self, group: str, version: int) -> None:
+        claim = _manifest_key(group, version)
+        keys = [key for key in self._keys(f"{_prefix(group)}v{version}/") if key != claim]
+        self._delete(keys)
+        self._delete([claim])  # last: the number stays taken while its parts go
 
     def write_part(
         self, group: str, version: int, list_name: str, part: int, jobs: Sequence[Job]
@@ -128,15 +152,24 @@ class S3Registry:
             raise not_registered(group)
         # The pointer first: from this instant the group is gone for triggers.
         self._s3.delete_object(Bucket=self.bucket, Key=f"{_prefix(group)}current.json")
-        keys: list[dict[str, str]] = []
+        self._delete(self._keys(_prefix(group)))
+
+    def _keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
         for page in self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=_prefix(group)
+            Bucket=self.bucket, Prefix=prefix
         ):
-            keys.extend({"Key": obj["Key"]} for obj in page.get("Contents", []))
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return keys
+
+    def _delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), _DELETE_BATCH):
             self._s3.delete_objects(
                 Bucket=self.bucket,
-                Delete={"Objects": keys[start : start + _DELETE_BATCH], "Quiet": True},
+                Delete={
+                    "Objects": [{"Key": key} for key in keys[start : start + _DELETE_BATCH]],
+                    "Quiet": True,
+                },
             )
 
     def _current(self, group: str) -> tuple[int, str] | None:
@@ -170,6 +203,10 @@ class S3Registry:
 
 def _prefix(group: str) -> str:
     return f"groups/{validate_group_name(group)}/"
+
+
+def _manifest_key(group: str, version: int) -> str:
+    return f"{_prefix(group)}v{version}/group.json"
 
 
 def _part_key(group: str, version: int, list_name: str, part: int) -> str:

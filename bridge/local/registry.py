@@ -12,7 +12,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bridge.domain.groups import GroupManifest, Job, decode_job, encode_job, not_registered
+from bridge.domain.groups import (
+    GroupManifest,
+    Job,
+    VersionClaim,
+    decode_job,
+    encode_job,
+    not_registered,
+    stored_manifest,
+)
 from bridge.domain.names import validate_group_name
 from bridge.exceptions import Conflict, GroupNotFound
 
@@ -24,6 +32,8 @@ class FileRegistry:
 
     Files are written to a temporary name and renamed, so readers never see half a
     file; `current` moves under a lock, compare-and-set, like a conditional S3 write.
+    A version is claimed by creating its `group.json` exclusively (O_EXCL, as S3's
+    `If-None-Match: *`); the manifest replaces the claim when the version is finished.
     """
 
     def __init__(self, root: Path) -> None:
@@ -45,22 +55,40 @@ class FileRegistry:
             version = self.current_version(group)
             if version is None:
                 raise not_registered(group)
-        data = _read_json(self._version_dir(group, version) / "group.json")
-        if data is None:
-            raise GroupNotFound(f"group {group!r} has no version {version}")
-        return GroupManifest.from_dict(data)
-
-    def create_manifest(self, manifest: GroupManifest) -> None:
-        path = self._version_dir(manifest.group, manifest.version) / "group.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise Conflict(f"version {manifest.version} of {manifest.group!r} exists") from None
+            text = (self._version_dir(group, version) / "group.json").read_text()
+        except FileNotFoundError:
+            raise GroupNotFound(f"group {group!r} has no version {version}") from None
+        # An empty file is a claim whose registration was killed while writing it.
+        return stored_manifest(group, version, json.loads(text) if text.strip() else None)
+
+    def claim_version(self, claim: VersionClaim) -> None:
+        path = self._version_dir(claim.group, claim.version) / "group.json"
+        while True:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                break
+            except FileExistsError:
+                raise Conflict(f"version {claim.version} of {claim.group!r} is taken") from None
+            except FileNotFoundError:  # a discard removed the empty folder just now
+                continue
         with os.fdopen(fd, "w") as handle:
-            json.dump(manifest.to_dict(), handle, indent=2)
+            json.dump(claim.to_dict(), handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())
+
+    def finish_version(self, manifest: GroupManifest) -> None:
+        path = self._version_dir(manifest.group, manifest.version) / "group.json"
+        _write_atomic(path, json.dumps(manifest.to_dict(), indent=2))
+
+    def discard_version(self, group: str, version: int) -> None:
+        version_dir = self._version_dir(group, version)
+        shutil.rmtree(version_dir / "lists", ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            (version_dir / "group.json").unlink()
+        with contextlib.suppress(OSError):  # not empty: someone claimed it again meanwhile
+            version_dir.rmdir()
 
     def write_part(
         self, group: str, version: int, list_name: str, part: int, jobs: Sequence[Job]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from bridge.domain.controls import Controls
-from bridge.domain.groups import Job
+from bridge.domain.groups import GroupManifest, Job, ListManifest, VersionClaim
 from bridge.exceptions import Conflict, GroupNotFound, InvalidInput, InvalidJobList, InvalidTarget
 from bridge.local.registry import FileRegistry
 from bridge.local.targets import check_local_target
 from bridge.ports import Registry
-from bridge.usecases.register import ListSource, register_group
+from bridge.usecases.register import ListSource, RegisterProgress, register_group
 from tests.conftest import FakeClock, numbered_jobs, write_jobs
 from tests.contract.conftest import snapshot
 
@@ -162,3 +165,172 @@ def test_list_and_delete(registry: Registry, clock: FakeClock, tmp_path: Path) -
         registry.load_manifest("one")
     with pytest.raises(GroupNotFound):
         registry.delete_group("one")
+
+
+# -- a registration that stops half-way (issue 11, item 3) ------------------------------
+
+
+def _lines(jobs: list[dict[str, object]]) -> list[str]:
+    return [json.dumps(job) for job in jobs]
+
+
+def lines_source(name: str, lines: list[str], read: list[int] | None = None) -> ListSource:
+    """A source of text lines; `read` (if given) counts the lines handed out so far."""
+
+    def open_lines() -> Iterator[str]:
+        for line in lines:
+            if read is not None:
+                read[0] += 1
+            yield line
+
+    return ListSource(name=name, open_lines=open_lines)
+
+
+@pytest.mark.parametrize("left", ["a claim", "a claim and parts", "a finished version"])
+def test_a_version_a_stopped_registration_left_is_skipped_and_the_old_one_serves(
+    registry: Registry, clock: FakeClock, left: str
+) -> None:
+    register(registry, clock, lines_source("a", _lines(numbered_jobs("old", 3))))
+    # What a registration killed after claiming v2 leaves (or, for a finished version,
+    # one that wrote its manifest and died before moving `current`).
+    registry.claim_version(VersionClaim("g", 2, "2026-11-22T03:00:00.000Z", "host pid 1"))
+    if left != "a claim":
+        registry.write_part("g", 2, "a", 0, [Job("half", 1)])
+    if left == "a finished version":
+        registry.finish_version(
+            GroupManifest("g", 2, "python:x:y", Controls(), (ListManifest("a", (1,)),), "t")
+        )
+    assert registry.load_manifest("g").version == 1  # the old version keeps serving
+    if left != "a finished version":
+        with pytest.raises(GroupNotFound, match="never finished"):
+            registry.load_manifest("g", 2)
+
+    new = register(registry, clock, lines_source("a", _lines(numbered_jobs("new", 2))))
+
+    assert new == 3 and registry.current_version("g") == 3
+    assert [job.id for job in registry.read_part("g", 3, "a", 0)] == ["new-0", "new-1"]
+    assert [job.id for job in registry.read_part("g", 1, "a", 0)] == ["old-0", "old-1", "old-2"]
+
+
+def test_a_version_is_claimed_once(registry: Registry) -> None:
+    claim = VersionClaim("g", 1, "2026-11-22T03:00:00.000Z", "host pid 1")
+    registry.claim_version(claim)
+    with pytest.raises(Conflict):
+        registry.claim_version(claim)
+    with pytest.raises(Conflict):
+        registry.claim_version(VersionClaim("g", 1, "2026-11-22T03:00:01.000Z", "other pid 2"))
+
+
+def test_of_two_registrations_at_once_one_commits_and_the_other_fails_cleanly(
+    registry: Registry, clock: FakeClock
+) -> None:
+    """The slow one claims v2 first; the quick one, run while the slow one is between
+    two parts, claims v3 and moves `current`; the slow one then finds `current` moved,
+    fails, and leaves nothing of v2 behind."""
+    register(registry, clock, lines_source("a", _lines(numbered_jobs("old", 1))))
+    quick: list[int] = []
+
+    def slow_lines() -> Iterator[str]:
+        for n, line in enumerate(_lines(numbered_jobs("slow", 2500))):
+            if n == 1500:  # part 0 of v2 is written: v2 is claimed
+                quick.append(register(registry, clock, lines_source("a", ['{"id": "q"}'])))
+            yield line
+
+    with pytest.raises(Conflict, match="registered by someone else meanwhile"):
+        register(registry, clock, ListSource("a", slow_lines))
+    assert quick == [3] and registry.current_version("g") == 3
+    assert [job.id for job in registry.read_part("g", 3, "a", 0)] == ["q"]
+    assert not [key for key in snapshot(registry) if key.startswith("groups/g/v2/")]
+
+
+def test_a_bad_line_after_parts_were_written_leaves_the_registry_as_it_was(
+    registry: Registry, clock: FakeClock
+) -> None:
+    before = snapshot(registry)
+    lines = [*_lines(numbered_jobs("a", 2500)), "oops", '{"id": "a-7"}']
+    with pytest.raises(InvalidJobList) as info:
+        register(registry, clock, lines_source("a", lines))
+    assert [(p.line, p.problem[:8]) for p in info.value.problems] == [
+        (2501, "not JSON"),
+        (2502, "duplicat"),
+    ]
+    assert snapshot(registry) == before
+    assert registry.list_groups() == []
+    assert register(registry, clock, lines_source("a", lines[:3])) == 1
+
+
+# -- big lists (issue 11, item 15) -------------------------------------------------------
+
+
+class PartsSeen:
+    """A registry that notes how many lines the source had given when each part came."""
+
+    def __init__(self, registry: Registry, read: list[int]) -> None:
+        self._registry = registry
+        self._read = read
+        self.parts: list[tuple[str, int, int, int]] = []  # list, part, jobs, lines read then
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._registry, name)
+
+    def write_part(
+        self, group: str, version: int, list_name: str, part: int, jobs: Sequence[Job]
+    ) -> None:
+        self.parts.append((list_name, part, len(jobs), self._read[0]))
+        self._registry.write_part(group, version, list_name, part, jobs)
+
+
+def test_parts_are_written_while_the_list_is_read(registry: Registry, clock: FakeClock) -> None:
+    read = [0]
+    seen = PartsSeen(registry, read)
+    lines = _lines(numbered_jobs("a", 5500))
+    progress: list[RegisterProgress] = []
+    manifest = register_group(
+        "g",
+        "python:publishers.examples:echo",
+        [lines_source("a", lines, read)],
+        Controls(),
+        registry=cast(Registry, seen),
+        clock=clock,
+        check_target=check_local_target,
+        on_progress=progress.append,
+    )
+    # The first part goes out when its 1,000th line has been read, not after the last.
+    assert seen.parts[0] == ("a", 0, 1000, 1000)
+    assert [(part, jobs) for _, part, jobs, _ in seen.parts] == [
+        (0, 1000),
+        (1, 1000),
+        (2, 1000),
+        (3, 1000),
+        (4, 1000),
+        (5, 500),
+    ]
+    assert [at for *_, at in seen.parts[:5]] == [1000, 2000, 3000, 4000, 5000]
+    assert manifest.lists[0].parts == (1000,) * 5 + (500,)
+    assert [p.lines for p in progress] == [1000, 2000, 3000, 4000, 5000, 5500]
+    assert progress[-1].jobs_stored == 5500 and progress[-1].problems == 0
+    assert progress[-1].bytes_read == sum(len(line) for line in lines)
+
+
+def test_once_a_line_is_bad_nothing_more_is_written_but_every_line_is_checked(
+    registry: Registry, clock: FakeClock
+) -> None:
+    read = [0]
+    seen = PartsSeen(registry, read)
+    lines = [*_lines(numbered_jobs("a", 1500)), "[1]", *_lines(numbered_jobs("b", 3000))]
+    lines.append('{"id": "a-3"}')
+    with pytest.raises(InvalidJobList) as info:
+        register_group(
+            "g",
+            "python:publishers.examples:echo",
+            [lines_source("a", lines, read)],
+            Controls(),
+            registry=cast(Registry, seen),
+            clock=clock,
+            check_target=check_local_target,
+        )
+    assert [p.line for p in info.value.problems] == [1501, 4502]
+    assert "(first at list 'a' line 4)" in info.value.problems[1].problem
+    assert [part for _, part, _, _ in seen.parts] == [0]  # the one before the bad line
+    assert read == [len(lines)]
+    assert registry.list_groups() == []
