@@ -59,13 +59,16 @@ class InvalidTrigger(InvalidInput):
 
 @dataclass(frozen=True)
 class LineProblem:
-    """One bad line of a job list: where it is and what is wrong with it."""
+    """One bad line of a job list: where it is and what is wrong with it. Line 0 is the
+    list as a whole: one without a single job."""
 
     list_name: str
     line: int
     problem: str
 
     def __str__(self) -> str:
+        if self.line == 0:
+            return f"list {self.list_name!r}: {self.problem}: the file is empty or has only blank lines"
         return f"list {self.list_name!r} line {self.line}: {self.problem}"
 
 
@@ -77,7 +80,7 @@ class InvalidJobList(InvalidInput):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(
-            f"the job lists have {count} {noun}; nothing was registered",
+            f"the job lists have {count:,} {noun}; nothing was registered",
             hint="fix every line listed and register again",
         )
 

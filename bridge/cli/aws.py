@@ -3,6 +3,7 @@ stand-in for it on this machine."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from bridge.aws.runtime import ENVIRONMENT
-from bridge.cli.app import app, home, out
+from bridge.cli.app import app, home, out, print_json
 from bridge.cli.backend import AWS_CONFIG_FILE
 from bridge.exceptions import InvalidInput, Unavailable
 
@@ -85,8 +86,8 @@ def sandbox_up(
         out.print(f"export {key}={value}", markup=False)
     out.print(
         "note: moto does not evaluate bucket policies. The trigger endpoint above "
-        "(CRONBRIDGE_TRIGGER_URL) applies the User-Agent rule itself; a PUT made straight "
-        "to moto's S3 is not checked.",
+        "(CRONBRIDGE_TRIGGER_URL) applies the User-Agent rule itself, and admits a PUT "
+        "signed with the credentials above; a PUT made straight to moto's S3 is not checked.",
         markup=False,
     )
     out.print(
@@ -159,13 +160,24 @@ def doctor(
         str | None,
         typer.Option(help="user_agent, source_ip or iam (default: what Terraform's output says)."),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the findings as JSON: [{subject, ok, detail, fix}, ...]."
+        ),
+    ] = False,
 ) -> None:
-    """Check an AWS deployment: buckets, policy, Block Public Access, notification,
-    functions, ledger table. Exit code 1 if anything is wrong."""
-    from rich.table import Table
+    """Check an AWS deployment and say how to fix what is wrong.
 
-    from bridge.aws.doctor import AUTH_MODES, Deployment, diagnose
-    from bridge.aws.runtime import AwsRuntime, AwsSettings
+    Buckets, policy, Block Public Access, notification, functions, ledger table.
+    Exit code 1 if anything is wrong."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from rich.table import Table
+    from rich.text import Text
+
+    from bridge.aws.doctor import AUTH_MODES, Deployment, diagnose, doctor_clients
+    from bridge.aws.registry import S3Registry
+    from bridge.aws.runtime import AwsSettings
     from bridge.cli.backend import aws_config
 
     config = aws_config(home())
@@ -176,36 +188,52 @@ def doctor(
             f"auth mode must be one of {', '.join(AUTH_MODES)}, not {mode!r}",
             hint="pass --auth-mode, or `cronbridge config from-terraform DIR`",
         )
-    runtime = AwsRuntime(settings, threads=2)
+    clients = doctor_clients(settings.region)  # few retries: doctor reports, it does not wait
+    registry = S3Registry(clients("s3"), settings.state_bucket)
+    workers = {}
     try:
-        workers = {}
-        for group in runtime.registry.list_groups():
-            manifest = runtime.registry.load_manifest(group)
+        for group in registry.list_groups():
+            manifest = registry.load_manifest(group)
             if manifest.target.startswith("lambda:"):
                 workers[group] = (manifest.target.removeprefix("lambda:"), manifest.controls)
-        findings = diagnose(
-            runtime.client,
-            Deployment(
-                settings=settings,
-                auth_mode=mode,
-                dispatcher_function=config.get("CRONBRIDGE_DISPATCHER_FUNCTION"),
-                recorder_function=config.get("CRONBRIDGE_RECORDER_FUNCTION"),
-                workers=workers,
-                results_queue=config.get("CRONBRIDGE_RESULTS_QUEUE"),
-                sweeper_function=config.get("CRONBRIDGE_SWEEPER_FUNCTION"),
-            ),
-        )
-    finally:
-        runtime.invoker.close()
+    except (ClientError, BotoCoreError) as exc:
+        raise Unavailable(
+            f"cannot read the groups in {settings.state_bucket}: {exc}",
+            hint="check your AWS credentials and region, or `cronbridge config from-terraform DIR`",
+        ) from None
+    findings = diagnose(
+        clients,
+        Deployment(
+            settings=settings,
+            auth_mode=mode,
+            dispatcher_function=config.get("CRONBRIDGE_DISPATCHER_FUNCTION"),
+            recorder_function=config.get("CRONBRIDGE_RECORDER_FUNCTION"),
+            workers=workers,
+            results_queue=config.get("CRONBRIDGE_RESULTS_QUEUE"),
+            sweeper_function=config.get("CRONBRIDGE_SWEEPER_FUNCTION"),
+            sandbox=bool(config.get("CRONBRIDGE_SANDBOX")),
+        ),
+    )
+    bad = sum(not f.ok for f in findings)
+    if as_json:
+        print_json([dataclasses.asdict(f) for f in findings])  # subject, ok, detail, fix, ...
+        if bad:
+            raise typer.Exit(1)
+        return
     table = Table("", "what", "found", "to do")
     for finding in findings:
         table.add_row(
-            "ok" if finding.ok else "[red]NO[/]", finding.subject, finding.detail, finding.fix
+            ("skip" if finding.skipped else "ok") if finding.ok else Text("NO", style="red"),
+            finding.subject,
+            finding.detail,
+            finding.fix,
         )
     out.print(table)
-    bad = sum(not f.ok for f in findings)
+    skipped = sum(f.skipped for f in findings)
     out.print(
-        f"{len(findings) - bad} of {len(findings)} checks fine" + (f", {bad} to fix" if bad else "")
+        f"{len(findings) - bad - skipped} of {len(findings)} checks fine"
+        + (f", {skipped} skipped" if skipped else "")
+        + (f", {bad} to fix" if bad else "")
     )
     if bad:
         raise typer.Exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -11,28 +12,36 @@ import typer
 from rich.table import Table
 
 from bridge.cli.app import app, home, out, print_json
+from bridge.cli.commands import HELP_OPTIONS
 from bridge.exceptions import InvalidInput, Unavailable
 from triggers.azure import DEFAULT_PREFIX
 
 __all__ = ["azure"]
 
 azure = typer.Typer(
-    help="Schedule groups with Azure Logic Apps (Azure Scheduler was retired on 2022-01-31).",
+    help="Schedule groups with Azure Logic Apps.\n\nAzure Scheduler was retired on 2022-01-31;"
+    " Logic Apps are its named replacement.",
     no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(azure, name="azure")
 
 Subscription = Annotated[
     str | None,
-    typer.Option("--subscription", help="Azure subscription id (or AZURE_SUBSCRIPTION_ID)."),
+    typer.Option(
+        "--subscription", metavar="ID", help="Azure subscription id (or AZURE_SUBSCRIPTION_ID)."
+    ),
 ]
 ResourceGroup = Annotated[
-    str, typer.Option("--resource-group", help="The resource group of the Logic Apps.")
+    str,
+    typer.Option("--resource-group", metavar="NAME", help="The resource group of the Logic Apps."),
 ]
+GroupName = Annotated[str, typer.Argument(metavar="GROUP", help="A cronbridge group.")]
 Prefix = Annotated[
     str,
     typer.Option(
         "--prefix",
+        metavar="PREFIX",
         help="Logic Apps are named PREFIX-GROUP (the Terraform module's name_prefix), so two "
         "deployments can share a resource group.",
     ),
@@ -46,58 +55,95 @@ def open_workflows(
     from triggers.azure import TriggerWorkflows, validate_prefix
 
     validate_prefix(prefix)  # before anything reaches for credentials
-    from azure.identity import DefaultAzureCredential
-    from azure.mgmt.logic import LogicManagementClient
-
     subscription = subscription or os.environ.get("AZURE_SUBSCRIPTION_ID")
     if not subscription:
         raise InvalidInput(
             "no Azure subscription given", hint="pass --subscription or set AZURE_SUBSCRIPTION_ID"
         )
-    client = LogicManagementClient(DefaultAzureCredential(), subscription)
+    quiet_azure_logging()
+    with azure_errors():
+        from azure.identity import DefaultAzureCredential
+        from azure.mgmt.logic import LogicManagementClient
+
+        client = LogicManagementClient(DefaultAzureCredential(), subscription)
     return TriggerWorkflows(client, resource_group, prefix)
+
+
+def quiet_azure_logging() -> None:
+    """Keep the Azure SDK's log lines off the terminal: azure-identity logs each
+    credential it tried (a dozen lines) before it raises, and `azure_errors` says what
+    matters in one. CRONBRIDGE_DEBUG=1 lets them through."""
+    if os.environ.get("CRONBRIDGE_DEBUG"):
+        return
+    logger = logging.getLogger("azure")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
 
 
 @contextlib.contextmanager
 def azure_errors() -> Iterator[None]:
-    """Azure's errors as one message: who you are not, or what Azure refused."""
+    """Azure's errors as one message and a hint: who you are not, or what Azure refused."""
     from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 
     try:
         yield
-    except ClientAuthenticationError:
+    except ClientAuthenticationError:  # CredentialUnavailableError too: no credential found
         raise Unavailable(
-            "could not sign in to Azure",
-            hint="run `az login`, or set AZURE_CLIENT_ID/TENANT_ID/SECRET",
+            "could not sign in to Azure: no credential DefaultAzureCredential tries was found"
+            " or accepted",
+            hint="run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and"
+            " AZURE_CLIENT_SECRET (CRONBRIDGE_DEBUG=1 shows each credential tried)",
         ) from None
     except HttpResponseError as exc:
         reason = exc.error.message if exc.error else exc.message
-        raise Unavailable(f"Azure refused: {reason}") from None
+        raise Unavailable(
+            f"Azure refused: {_first_line(reason)}",
+            hint="check --subscription and --resource-group, and that you may manage"
+            " Logic Apps there (the Logic App Contributor role)",
+        ) from None
     except AzureError as exc:
-        raise Unavailable(f"Azure could not be reached: {exc.message}") from None
+        raise Unavailable(
+            f"Azure could not be reached: {_first_line(exc.message)}",
+            hint="check the network connection, and try again",
+        ) from None
+
+
+def _first_line(text: object) -> str:
+    return str(text).strip().splitlines()[0] if str(text).strip() else "no reason given"
 
 
 @azure.command("deploy-trigger")
 def deploy_trigger(
-    group: str,
+    group: GroupName,
     resource_group: ResourceGroup,
     location: Annotated[
-        str, typer.Option(help="Azure region of the Logic App, such as westeurope.")
+        str,
+        typer.Option(metavar="REGION", help="Azure region of the Logic App, such as westeurope."),
     ],
-    every: Annotated[str, typer.Option(help="How often: 5m, 2h, 1d, 1w.")],
+    every: Annotated[str, typer.Option(metavar="INTERVAL", help="How often: 5m, 2h, 1d, 1w.")],
     at: Annotated[
-        list[str] | None, typer.Option("--at", help="Times of day, HH:MM (repeat), with 1d or 1w.")
+        list[str] | None,
+        typer.Option(
+            "--at", metavar="HH:MM", help="A time of day, with 1d or 1w (repeat for more)."
+        ),
     ] = None,
     on: Annotated[
-        list[str] | None, typer.Option("--on", help="Days of the week (repeat), with 1w.")
+        list[str] | None,
+        typer.Option("--on", metavar="DAY", help="A day of the week, with 1w (repeat for more)."),
     ] = None,
     time_zone: Annotated[
-        str, typer.Option(help="Windows time zone name, such as 'Tokyo Standard Time'.")
+        str,
+        typer.Option(metavar="ZONE", help="Windows time zone name, such as 'Tokyo Standard Time'."),
     ] = "UTC",
     prefix: Prefix = DEFAULT_PREFIX,
     subscription: Subscription = None,
 ) -> None:
-    """Create or update the Logic App PREFIX-GROUP that PUTs triggers/GROUP on this schedule."""
+    """Create or update the Logic App that fires GROUP on a schedule.
+
+    The Logic App is named PREFIX-GROUP; its Recurrence trigger PUTs triggers/GROUP with
+    the User-Agent secret.
+    """
     from bridge.cli.backend import aws_config
     from triggers.azure import parse_every, workflow_name
 
@@ -139,8 +185,10 @@ def list_triggers(
     subscription: Subscription = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """The Logic Apps of RESOURCE_GROUP that fire cronbridge groups: tagged cronbridge-group
-    and named PREFIX-GROUP."""
+    """The Logic Apps that fire cronbridge groups.
+
+    Those of the resource group tagged cronbridge-group and named PREFIX-GROUP.
+    """
     workflows = open_workflows(subscription, resource_group, prefix)
     with azure_errors():
         found = [
@@ -158,7 +206,7 @@ def list_triggers(
 
 @azure.command("delete")
 def delete_trigger(
-    group: str,
+    group: GroupName,
     resource_group: ResourceGroup,
     prefix: Prefix = DEFAULT_PREFIX,
     subscription: Subscription = None,

@@ -56,6 +56,8 @@ class Backend:
     region: str = "us-east-1"
     timing: Timing = field(default_factory=Timing)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: None if the runtime that moves runs answers, else what to tell the user (local: serve)
+    runtime_down: Callable[[], str | None] = lambda: None
 
     def close(self) -> None:
         for close in self.closers:
@@ -77,7 +79,8 @@ class Backend:
         request = self.trigger_request(group, when, "curl")
         commands = []
         if self.user_agent:
-            commands.append(render_curl(request))
+            # The local endpoint names the run it opened in a header: -i shows it.
+            commands.append(render_curl(request, show_headers=self.name == "local"))
         if self.name == "aws":
             commands.append(render_signed_curl(request, self.region))
         return commands
@@ -152,11 +155,24 @@ def _local_backend(home: Home) -> Backend:
     from bridge.local.ledger import SqliteLedger
     from bridge.local.registry import FileRegistry
     from bridge.local.runtime import PUBLISHER_FUNCTION, local_timing
-    from bridge.local.targets import check_local_target
+    from bridge.local.target_check import check_target_with_serve
 
     endpoint = home.endpoint()
     ledger = SqliteLedger(home.ledger_path)
     client = httpx.Client(timeout=10)
+
+    def runtime_down() -> str | None:
+        try:
+            client.get(endpoint.url, timeout=2)
+        except httpx.HTTPError:
+            return f"serve is not running at {endpoint.url}; start it with `cronbridge serve`"
+        return None
+
+    def check_target(target: str, controls: Controls) -> None:
+        # Where it will run: the running serve imports python: targets from its own folder.
+        check_target_with_serve(
+            target, controls, endpoint=endpoint, secret=home.secret(), client=client, warn=_warn
+        )
 
     def publishers() -> PublisherInvoker:
         try:
@@ -174,12 +190,22 @@ def _local_backend(home: Home) -> Backend:
         name="local",
         registry=FileRegistry(home.state_dir),
         ledger=ledger,
-        check_target=check_local_target,
+        check_target=check_target,
         bucket_url=endpoint.bucket_url,
         user_agent=home.secret(),
         publishers=publishers,
         timing=local_timing(),
         closers=[ledger.close, client.close],
+        runtime_down=runtime_down,
+    )
+
+
+def _warn(text: str) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        Text.assemble(("warning:", "bold yellow"), " ", text)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -22,22 +23,33 @@ APPROACHES = {
 
 @app.command("cost")
 def cost(
-    group: Annotated[str, typer.Argument(help="A registered group.")],
-    runs_per_day: Annotated[float, typer.Option(help="How often the schedule fires a day.")],
+    group: Annotated[str, typer.Argument(metavar="GROUP", help="A registered group.")],
+    runs_per_day: Annotated[
+        float, typer.Option(metavar="N", help="How often the schedule fires a day.")
+    ],
     worker_ms: Annotated[
-        float, typer.Option(help="A job's average duration on its worker, in ms.")
+        float, typer.Option(metavar="MS", help="A job's average duration on its worker, in ms.")
     ] = 100.0,
-    worker_mb: Annotated[int, typer.Option(help="The worker function's memory, in MB.")] = 128,
+    worker_mb: Annotated[
+        int, typer.Option(metavar="MB", help="The worker function's memory, in MB.")
+    ] = 128,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Estimate a month of GROUP on AWS with published prices, next to Step Functions."""
-    if runs_per_day <= 0:
+    """A month of GROUP on AWS at list prices, next to Step Functions.
+
+    Prices are us-east-1 list prices, dated in bridge/domain/cost.py, before free tiers.
+    """
+    if not (math.isfinite(runs_per_day) and runs_per_day > 0):
         raise InvalidInput(
-            "--runs-per-day must be more than 0", hint="e.g. 288 for every 5 minutes"
+            f"--runs-per-day must be more than 0, and finite, not {runs_per_day:g}",
+            hint="e.g. 288 for every 5 minutes",
         )
-    if worker_ms < 0 or not 128 <= worker_mb <= 10240:
+    if not (math.isfinite(worker_ms) and worker_ms >= 0 and 128 <= worker_mb <= 10240):
         raise InvalidInput(
-            "--worker-ms must be 0 or more and --worker-mb 128 to 10240, as Lambda allows"
+            "--worker-ms must be 0 or more (and finite) and --worker-mb 128 to 10240, as Lambda"
+            f" allows, not {worker_ms:g} and {worker_mb}",
+            hint="a job's average time on its worker, e.g. --worker-ms 100, and the memory its"
+            " function has, e.g. --worker-mb 128",
         )
     manifest = backend().registry.load_manifest(group)
     result = estimate(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from bridge.cli.app import app, backend, out, print_json
+from bridge.cli.app import app, backend, err_console, out, print_json
+from bridge.cli.commands import HELP_OPTIONS
+from bridge.cli.registering import registration_progress
+from bridge.domain._show import show as quoted
 from bridge.domain.controls import Controls, parse_overlap
 from bridge.domain.durations import format_duration, parse_duration
 from bridge.domain.groups import GroupManifest
@@ -18,55 +25,91 @@ from bridge.usecases.register import ListSource, register_group
 
 __all__ = ["groups"]
 
-groups = typer.Typer(help="Register, list, show and delete groups of jobs.", no_args_is_help=True)
+groups = typer.Typer(
+    help="Register, list, show and delete groups of jobs.",
+    no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
+)
 app.add_typer(groups, name="groups")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+GroupName = Annotated[str, typer.Argument(metavar="GROUP", help="A registered group.")]
+#: what `--list NAME=-` reads
+STDIN = "-"
 
 
 @groups.command("register")
 def register(
-    name: Annotated[str, typer.Argument(help="Group name: 1-63 of a-z, 0-9 and '-'.")],
+    name: Annotated[
+        str, typer.Argument(metavar="GROUP", help="Group name: 1-63 of a-z, 0-9 and '-'.")
+    ],
     target: Annotated[
         str,
         typer.Option(
-            help="Where jobs go: python:MODULE:FUNCTION or http://URL (lambda:, sqs: on AWS)."
+            metavar="TARGET",
+            help="Where jobs go: python:MODULE:FUNCTION or http://URL (lambda:, sqs: on AWS).",
         ),
     ],
     job_lists: Annotated[
         list[str],
         typer.Option(
             "--list",
-            help='A job list as NAME=FILE (JSON Lines: {"id": ..., "payload": ...}). Repeat for more.',
+            metavar="NAME=FILE",
+            help='A job list: JSON Lines, {"id": ..., "payload": ...} a line; FILE - reads'
+            " standard input. Repeat for more lists.",
         ),
     ],
     max_rate: Annotated[
-        float | None, typer.Option(help="Worker invocations per second across the group.")
+        float | None,
+        typer.Option(metavar="N", help="Worker invocations per second across the group."),
     ] = None,
-    max_concurrency: Annotated[int | None, typer.Option(help="Jobs running at once.")] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option(metavar="N", help="Jobs running at once.")
+    ] = None,
     overlap: Annotated[
-        str, typer.Option(help="While the previous run runs: allow, skip or replace.")
+        str,
+        typer.Option(
+            metavar="[allow|skip|replace]",
+            help="A trigger while the previous run still runs: run anyway, record it as"
+            " skipped, or cancel the old run.",
+        ),
     ] = "skip",
     min_interval: Annotated[
-        str | None, typer.Option(help="Reject triggers closer than this (e.g. 30s, 5m).")
+        str | None,
+        typer.Option(
+            metavar="DURATION",
+            help="A trigger whose time is closer than this to the previous run's is recorded"
+            " as skipped (e.g. 30s, 5m).",
+        ),
     ] = None,
     max_lateness: Annotated[
-        str | None, typer.Option(help="Skip triggers scheduled longer ago than this.")
+        str | None,
+        typer.Option(
+            metavar="DURATION",
+            help="A trigger whose scheduled_time is older than this is recorded as skipped.",
+        ),
     ] = None,
     max_attempts: Annotated[
-        int, typer.Option(help="Tries per job, 1-3 (as Lambda's async retries).")
+        int, typer.Option(metavar="N", help="Tries per job, 1-3 (as Lambda's async retries).")
     ] = 3,
-    timeout: Annotated[str, typer.Option(help="Time limit per job attempt (at most 15m).")] = "5m",
+    timeout: Annotated[
+        str, typer.Option(metavar="DURATION", help="Time limit per job attempt (at most 15m).")
+    ] = "5m",
     deadline: Annotated[
         str | None,
         typer.Option(
+            metavar="DURATION",
             help="After this, jobs without a result are sent once more; after as long again,"
-            " recorded as lost (default: from timeout, attempts and Lambda's 6 h event age)."
+            " recorded as lost (default: from timeout, attempts and Lambda's 6 h event age).",
         ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check every line of every list, then store the group as a new version."""
+    """Check every list, then store the group as a new version.
+
+    Every line of every list is checked, and nothing is stored unless all are good.
+    Durations are seconds (90) or 90s, 5m, 1h30m, 2d; at most 366 days.
+    """
     controls = Controls(
         max_rate=max_rate,
         max_concurrency=max_concurrency,
@@ -81,23 +124,29 @@ def register(
         timeout=parse_duration(timeout, option="--timeout"),
         deadline=None if deadline is None else parse_duration(deadline, option="--deadline"),
     )
-    sources = [_list_source(spec) for spec in job_lists]
+    sources = _list_sources(job_lists)
     where = backend()
-    manifest = register_group(
-        name,
-        target,
-        sources,
-        controls,
-        registry=where.registry,
-        clock=SystemClock(),
-        check_target=where.check_target,
-    )
+    with registration_progress(err_console, name, sources) as on_progress:
+        manifest = register_group(
+            name,
+            target,
+            sources,
+            controls,
+            registry=where.registry,
+            clock=SystemClock(),
+            check_target=where.check_target,
+            on_progress=on_progress,
+        )
     if as_json:
         print_json(manifest.to_dict())
         return
     out.print(
-        f"registered [bold]{manifest.group}[/] v{manifest.version}: {manifest.total_jobs:,} jobs in "
-        f"{len(manifest.lists)} list(s) -> {manifest.target}"
+        Text.assemble(
+            "registered ",
+            (manifest.group, "bold"),
+            f" v{manifest.version}: {manifest.total_jobs:,} jobs in {len(manifest.lists)}"
+            f" list(s) -> {manifest.target}",
+        )
     )
 
 
@@ -119,7 +168,7 @@ def list_groups(as_json: JsonOption = False) -> None:
 
 
 @groups.command("show")
-def show(name: str, as_json: JsonOption = False) -> None:
+def show(name: GroupName, as_json: JsonOption = False) -> None:
     """A group's current version: target, controls and lists."""
     manifest = backend().registry.load_manifest(name)
     if as_json:
@@ -130,7 +179,7 @@ def show(name: str, as_json: JsonOption = False) -> None:
 
 @groups.command("delete")
 def delete(
-    name: str,
+    name: GroupName,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a group and all its versions. Runs in the ledger are kept."""
@@ -142,23 +191,54 @@ def delete(
     out.print(f"deleted group {name}")
 
 
+def _list_sources(specs: list[str]) -> list[ListSource]:
+    sources = [_list_source(spec) for spec in specs]
+    from_stdin = [spec for spec in specs if spec.partition("=")[2] == STDIN]
+    if len(from_stdin) > 1:
+        raise InvalidInput(
+            f"{len(from_stdin)} lists read standard input ({', '.join(from_stdin)});"
+            " it can be read only once",
+            hint="give every list but one as a file: --list NAME=FILE",
+        )
+    return sources
+
+
 def _list_source(spec: str) -> ListSource:
     name, sep, file = spec.partition("=")
     if not sep or not name or not file:
         raise InvalidInput(
-            f"--list {spec!r} must be NAME=FILE", hint="for example --list eu=jobs-eu.jsonl"
+            f"--list {quoted(spec)} must be NAME=FILE",
+            hint="for example --list eu=jobs-eu.jsonl, or --list eu=- to read standard input",
         )
+    if file == STDIN:
+        return ListSource(name=name, open_lines=lambda: _stdin_lines(sys.stdin))
     path = Path(file).expanduser()
-    if not path.is_file():
-        raise InvalidInput(
-            f"job list file {file!r} (list {name!r}) does not exist or is not a file"
-        )
+    where = f"job list file {quoted(file)} (list {quoted(name)})"
+    hint = (
+        "give a JSON Lines file, one job a line, as --list NAME=FILE (or NAME=- for standard input)"
+    )
+    if path.is_dir():
+        raise InvalidInput(f"{where} is a directory", hint=hint)
+    if not path.exists():
+        raise InvalidInput(f"{where} does not exist", hint=hint)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise InvalidInput(f"{where} is not a file this user can read", hint=hint)
     return ListSource.from_path(name, path)
+
+
+def _stdin_lines(stdin: IO[str]) -> Iterator[bytes]:
+    """Standard input's lines as bytes, as a file's are; stdin itself stays open."""
+    stream = getattr(stdin, "buffer", None)
+    if stream is not None:
+        yield from stream
+    else:  # a text stream with no bytes beneath it
+        for line in stdin:
+            yield line.encode()
 
 
 def _print_manifest(m: GroupManifest) -> None:
     c = m.controls
-    out.print(f"[bold]{m.group}[/] v{m.version} (registered {m.created_at})")
+    out.print(Text.assemble((m.group, "bold"), f" v{m.version} (registered {m.created_at})"))
     out.print(f"  target        {m.target}")
     out.print(f"  jobs          {m.total_jobs:,} in {len(m.lists)} list(s)")
     out.print(f"  overlap       {c.overlap}")

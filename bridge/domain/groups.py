@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.domain._show import show
 from bridge.domain.controls import Controls
+from bridge.domain.job_ids import JobIdTable
 from bridge.domain.names import validate_group_name, validate_list_name
 from bridge.exceptions import GroupNotFound, InvalidInput, LineProblem
 
@@ -20,16 +22,20 @@ __all__ = [
     "Job",
     "JobListChecker",
     "ListManifest",
+    "VersionClaim",
     "decode_job",
     "encode_job",
     "not_registered",
     "plan_parts",
+    "stored_manifest",
 ]
 
 PART_SIZE = 1000
 MAX_JOB_ID_CHARS = 128
 MAX_JOB_BYTES = 200 * 1024
 _JOB_FIELDS = frozenset({"id", "payload"})
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_LINE_BITS = 40  # where a job was first seen: (list index << 40) | line number
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,13 @@ class JobListChecker:
     """Checks the lines of a group's job lists, remembering ids across all its lists.
 
     Feed it every line; it keeps every problem with its list and line number, so one
-    registration attempt reports them all.
+    registration attempt reports them all. It holds no job: only each id's hash and
+    where it was first seen (bridge.domain.job_ids, at most 32 bytes a job).
     """
 
     problems: list[LineProblem] = field(default_factory=list)
-    _seen: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _seen: JobIdTable = field(default_factory=JobIdTable)
+    _lists: dict[str, int] = field(default_factory=dict)
 
     def check_line(self, list_name: str, number: int, line: str | bytes) -> Job | None:
         """The job on this line, None for a blank line or a bad one (recorded)."""
@@ -78,13 +86,12 @@ class JobListChecker:
             return None
         job, problem = self._parse(line)
         if problem is None and job is not None:
-            first = self._seen.get(job.id)
+            first = self._seen.first_seen(job.id, self._where(list_name, number))
             if first is not None:
+                at_list, at_line = self._place(first)
                 problem = (
-                    f"duplicate job id {show(job.id)} (first at list {first[0]!r} line {first[1]})"
+                    f"duplicate job id {show(job.id)} (first at list {at_list!r} line {at_line})"
                 )
-            else:
-                self._seen[job.id] = (list_name, number)
         if problem is not None:
             self.problems.append(LineProblem(list_name, number, problem))
             return None
@@ -99,6 +106,14 @@ class JobListChecker:
                 yield job
         if count == 0 and not any(p.list_name == list_name for p in self.problems):
             self.problems.append(LineProblem(list_name, 0, "the list has no jobs"))
+
+    def _where(self, list_name: str, number: int) -> int:
+        index = self._lists.setdefault(list_name, len(self._lists))
+        return index << _LINE_BITS | number
+
+    def _place(self, where: int) -> tuple[str, int]:
+        index, number = where >> _LINE_BITS, where & ((1 << _LINE_BITS) - 1)
+        return next(name for name, i in self._lists.items() if i == index), number
 
     @staticmethod
     def _parse(line: str | bytes) -> tuple[Job | None, str | None]:
@@ -124,7 +139,7 @@ class JobListChecker:
             return None, "id must be a non-empty string"
         if len(job_id) > MAX_JOB_ID_CHARS:
             return None, f"id is longer than {MAX_JOB_ID_CHARS} characters"
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in job_id):
+        if _CONTROL_CHARS.search(job_id):
             return None, f"id {show(job_id)} contains control characters"
         job = Job(id=job_id, payload=data.get("payload"))
         size = len(encode_job(job).encode())
@@ -200,3 +215,38 @@ class GroupManifest:
             ),
             created_at=data["created_at"],
         )
+
+
+@dataclass(frozen=True)
+class VersionClaim:
+    """A version one registration has taken and is still writing.
+
+    It is stored where the version's manifest goes (`v<N>/group.json`), written only if
+    nothing is there, and the manifest replaces it once every part is written: from the
+    claim on, no other registration writes that version. A claim a killed registration
+    left behind says who took it and when; nothing reads it, `current` never points at
+    it, and the next registration simply takes the next number.
+    """
+
+    group: str
+    version: int
+    claimed_at: str
+    by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "version": self.version,
+            "unfinished": {"claimed_at": self.claimed_at, "by": self.by},
+        }
+
+
+def stored_manifest(group: str, version: int, data: Any) -> GroupManifest:
+    """The manifest stored for `version`; GroupNotFound if that version was never
+    finished (a claim, or an empty file left by a registration killed while claiming)."""
+    if not isinstance(data, dict) or "unfinished" in data or "lists" not in data:
+        raise GroupNotFound(
+            f"version {version} of group {group!r} was never finished: its registration stopped",
+            hint="`cronbridge groups show` names the current version",
+        )
+    return GroupManifest.from_dict(data)

@@ -160,13 +160,16 @@ def test_trigger_without_a_running_server_says_how_to_start_one(
 
 
 def test_curl_shows_the_secret_made_on_first_use(
-    capsys: pytest.CaptureFixture[str], home: Home
+    capsys: pytest.CaptureFixture[str], home: Home, good_list: Path
 ) -> None:
+    # curl names a registered group only: a typo is a mistake, not a command that 404s
+    register = ["groups", "register", "nightly", "--target", ECHO, "--list", f"a={good_list}"]
+    assert run(capsys, *register)[0] == 0
     code, out, _ = run(capsys, "curl", "nightly", "--scheduled-time", "2026-11-22T03:00:00Z")
     secret = (home.root / "secret").read_text().strip()
     assert code == 0
     assert out.strip() == (
-        f"curl -fsS -X PUT -A {secret} -H 'Content-Type: application/json' --data-binary "
+        f"curl -fsS -i -X PUT -A {secret} -H 'Content-Type: application/json' --data-binary "
         """'{"source":"curl","scheduled_time":"2026-11-22T03:00:00.000Z"}' """
         "http://127.0.0.1:8787/cronbridge-triggers/triggers/nightly"
     )

@@ -137,3 +137,11 @@ def test_controls_reject_impossible_values(kwargs: dict[str, float], words: str)
 def test_controls_reject_unknown_overlap() -> None:
     with pytest.raises(InvalidInput, match="allow, skip, replace"):
         Controls.from_dict({"overlap": "sometimes"})
+
+
+def test_a_group_stored_before_durations_were_bounded_still_loads_at_the_bound() -> None:
+    stored = {"max_lateness": 99999999999 * 86400.0, "min_interval": 60.0, "overlap": "skip"}
+    controls = Controls.from_dict(stored)
+    assert (controls.max_lateness, controls.min_interval) == (366 * 86400.0, 60.0)
+    with pytest.raises(InvalidInput, match="at most 366 days"):
+        Controls(max_lateness=367 * 86400.0)
