@@ -148,8 +148,9 @@ class Ledger(Protocol):
         deadline: datetime,
         progress: Progress,
     ) -> bool:
-        """`expected` (failed: a redrive; cancelled: a resume) -> running at `attempt`,
-        with a new deadline and counters; False if the run changed meanwhile."""
+        """`expected` (failed, or succeeded with tolerated failures: a redrive; cancelled:
+        a resume) -> running at `attempt`, with a new deadline and counters; False if the
+        run changed meanwhile."""
         ...
 
     def set_deadline(self, run_id: str, attempt: int, deadline: datetime, resent: int) -> bool:

@@ -143,7 +143,7 @@ def summary_line(run: Run) -> str:
     tail = f" ({run.reason})" if run.reason else ""
     lost = f", {run.lost:,} lost" if run.lost else ""
     return (
-        f"run {run.run_id} {run.state}: {run.succeeded:,} succeeded, {run.failed:,} failed"
+        f"run {run.run_id} {run.state_label}: {run.succeeded:,} succeeded, {run.failed:,} failed"
         f"{lost} of {run.total:,}{elapsed}{tail}"
     )
 

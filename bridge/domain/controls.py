@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bridge.domain.tolerance import NO_TOLERANCE, Tolerance, tolerance_from_json
 from bridge.exceptions import InvalidInput
 
 __all__ = [
@@ -50,6 +51,8 @@ class Controls:
     #: and as long again until those still without one are recorded as lost; None
     #: derives it from the other controls (bridge.domain.deadlines)
     deadline: float | None = None
+    #: failed and lost jobs a run may have and still succeed (bridge.domain.tolerance)
+    tolerated_failures: Tolerance = NO_TOLERANCE
 
     def __post_init__(self) -> None:
         if self.max_rate is not None and not (math.isfinite(self.max_rate) and self.max_rate > 0):
@@ -96,6 +99,7 @@ class Controls:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["overlap"] = self.overlap.value
+        data["tolerated_failures"] = str(self.tolerated_failures)
         return data
 
     @classmethod
@@ -107,6 +111,8 @@ class Controls:
                 known[name] = MAX_DURATION_SECONDS
         if "overlap" in known:
             known["overlap"] = parse_overlap(str(known["overlap"]))
+        # A group registered before tolerances has none: any failed job fails its run.
+        known["tolerated_failures"] = tolerance_from_json(known.get("tolerated_failures"))
         return cls(**known)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from bridge.domain.controls import Controls, Overlap
 from bridge.domain.durations import format_duration
+from bridge.domain.tolerance import NO_TOLERANCE, Tolerance
 from bridge.domain.triggers import Trigger, format_time
 
 __all__ = [
@@ -35,12 +36,12 @@ class RunState(enum.StrEnum):
         return self is not RunState.RUNNING
 
 
-# A failed run goes back to running when its failed jobs are redriven, a cancelled one
-# when it is resumed.
+# A failed run goes back to running when its failed jobs are redriven (so does a run
+# that succeeded with tolerated failures), a cancelled one when it is resumed.
 _TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.RUNNING: frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED}),
     RunState.FAILED: frozenset({RunState.RUNNING}),
-    RunState.SUCCEEDED: frozenset(),
+    RunState.SUCCEEDED: frozenset({RunState.RUNNING}),
     RunState.CANCELLED: frozenset({RunState.RUNNING}),
     RunState.SKIPPED: frozenset(),
 }
@@ -73,10 +74,28 @@ class Run:
     deadline: datetime | None = None  # see bridge.domain.deadlines
     resent: int = 0  # the last attempt whose jobs without a result were sent once more
     finished_at: datetime | None = None
+    #: its group's tolerated_failures when it opened (from the version it pins)
+    tolerance: Tolerance = NO_TOLERANCE
 
     @property
     def done(self) -> int:
         return min(self.total, self.succeeded + self.failed + self.lost)
+
+    @property
+    def redrivable(self) -> bool:
+        """Failed, or succeeded with failed or lost jobs its tolerance let through."""
+        return self.state is RunState.FAILED or (
+            self.state is RunState.SUCCEEDED and self.failed + self.lost > 0
+        )
+
+    @property
+    def state_label(self) -> str:
+        """Its state as a person reads it: a succeeded run names the failures it tolerated,
+        e.g. "succeeded (3 failed, 1 lost, tolerated)"."""
+        if self.state is not RunState.SUCCEEDED or not self.failed + self.lost:
+            return self.state.value
+        bad = [f"{n:,} {what}" for n, what in ((self.failed, "failed"), (self.lost, "lost")) if n]
+        return f"{self.state} ({', '.join(bad)}, tolerated)"
 
     def with_progress(self, progress: Progress) -> Run:
         """A run as shown: dispatched from its progress, and while it is not final,
@@ -115,6 +134,7 @@ class Run:
             "failed": self.failed,
             "lost": self.lost,
             "attempt": self.attempt,
+            "tolerated_failures": str(self.tolerance),
             "launched": self.launched,
             "deadline": format_time(self.deadline) if self.deadline else None,
             "source": self.source,
@@ -193,11 +213,15 @@ def decide_trigger(
     return Decision(open=True)
 
 
-def final_state(total: int, succeeded: int, failed: int, lost: int = 0) -> RunState | None:
-    """The state a running run ends in once every job has a result; None while some lack one."""
+def final_state(
+    total: int, succeeded: int, failed: int, lost: int = 0, tolerance: Tolerance = NO_TOLERANCE
+) -> RunState | None:
+    """The state a running run ends in once every job has a result; None while some lack one.
+
+    Failed once its failed and lost jobs are more than its tolerance; equal still succeeds."""
     if succeeded + failed + lost < total:
         return None
-    return RunState.FAILED if failed or lost else RunState.SUCCEEDED
+    return RunState.SUCCEEDED if tolerance.allows(failed + lost, total) else RunState.FAILED
 
 
 def skipped_run(run: Run, reason: str) -> Run:

@@ -58,6 +58,9 @@ def handle_trigger(
             note=trigger.body.note,
             scheduled=trigger.body.scheduled_time is not None,
             deadline=run_deadline(now, manifest.controls, manifest.total_jobs, timing),
+            # Kept with the run, so its end needs no read of the manifest (the recorder
+            # and the worker helper cannot read the registry).
+            tolerance=manifest.controls.tolerated_failures,
         )
         if not decision.open:
             if ledger.record_skip(skipped_run(run, decision.reason)) == "duplicate":

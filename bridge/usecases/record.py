@@ -124,7 +124,9 @@ def settle_run(run_id: str, *, ledger: Ledger, force: bool = False) -> bool:
     if not counts.complete:
         ledger.note_recount(run_id, before.counted, counts.missing)
         return False
-    state = final_state(counts.total, counts.succeeded, counts.failed, counts.lost)
+    state = final_state(
+        counts.total, counts.succeeded, counts.failed, counts.lost, tolerance=run.tolerance
+    )
     assert state is not None
     return ledger.finish_run(
         run_id, run.attempt, state, counts, counts.finished_at or run.opened_at

@@ -1,4 +1,5 @@
-"""Redrive: send a finished run's failed and lost jobs again, and nothing else."""
+"""Redrive: send a finished run's failed and lost jobs again, and nothing else: a failed
+run's, or those a succeeded run's tolerated_failures let through."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def redrive_run(
     clock: Clock,
     timing: Timing,
 ) -> RedriveOutcome:
-    """RunNotFound, or InvalidInput if the run is not a failed run.
+    """RunNotFound, or InvalidInput unless the run failed, or succeeded with failed or
+    lost jobs its group's tolerated_failures let through.
 
     In an order that a redrive cut short can resume from by asking again: the send sets
     of the new attempt first (which jobs its publishers send), then the run back to
@@ -50,10 +52,11 @@ def redrive_run(
     if resuming:
         redo = _unsucceeded(ledger, run, attempt_below=run.attempt)
     else:
-        if run.state is not RunState.FAILED:
+        if not run.redrivable:
             raise InvalidInput(
-                f"run {run_id} is {run.state}; only a failed run can be redriven",
-                hint="wait for it to finish" if run.state is RunState.RUNNING else None,
+                f"run {run_id} is {run.state_label}; only a failed run can be redriven, or one"
+                " that succeeded with tolerated failures",
+                hint=_not_redrivable_hint(run),
             )
         redo = _unsucceeded(ledger, run, attempt_below=run.attempt + 1)
         if not redo:
@@ -66,7 +69,7 @@ def redrive_run(
         succeeded = run.total - len(redo)
         reopened = ledger.reopen_run(
             run_id,
-            expected=RunState.FAILED,
+            expected=run.state,
             attempt=attempt,
             deadline=run_deadline(clock.now(), manifest.controls, len(redo), timing),
             progress=Progress(
@@ -83,6 +86,14 @@ def redrive_run(
         run = updated
     count = launch_run(run, registry, ledger, publishers)
     return RedriveOutcome(run=run, jobs=len(redo), publishers=count)
+
+
+def _not_redrivable_hint(run: Run) -> str | None:
+    if run.state is RunState.RUNNING:
+        return "wait for it to finish"
+    if run.state is RunState.SUCCEEDED:
+        return "every job of it succeeded: there is nothing to send again"
+    return None
 
 
 def _unsucceeded(ledger: Ledger, run: Run, *, attempt_below: int) -> list[JobResult]:

@@ -24,6 +24,7 @@ from bridge.aws.ledger.table import (
 )
 from bridge.domain.runs import Progress, Run, RunState
 from bridge.domain.tally import Tally
+from bridge.domain.tolerance import tolerance_from_json
 from bridge.domain.triggers import format_time
 from bridge.exceptions import Conflict
 from bridge.ports import OpenOutcome
@@ -272,6 +273,7 @@ class RunRecords(DynamoTable):
             "scheduled": run.scheduled,
             "slot_time": format_time(run.slot_time),
             "opened_at": format_time(run.opened_at),
+            "tolerated": str(run.tolerance),
             "expires_at": self._expiry(),
         }
         if run.deadline is not None:
@@ -312,6 +314,7 @@ def run_from_item(data: Mapping[str, Any]) -> Run:
         slot_time=datetime.fromisoformat(data["slot_time"]),
         opened_at=datetime.fromisoformat(data["opened_at"]),
         finished_at=_time(data.get("finished_at")),
+        tolerance=tolerance_from_json(data.get("tolerated")),  # none before it was kept
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bridge.domain.runs import Progress, Run, RunState
 from bridge.domain.tally import Tally
+from bridge.domain.tolerance import tolerance_from_json
 from bridge.domain.triggers import format_time
 from bridge.exceptions import Conflict
 from bridge.local.ledger.store import SqliteStore
@@ -34,6 +35,7 @@ _RUN_COLUMNS = (
     "slot_time",
     "opened_at",
     "finished_at",
+    "tolerated",
 )
 _SELECT_RUN = (
     "SELECT "
@@ -213,6 +215,7 @@ def _insert_run(conn: sqlite3.Connection, run: Run) -> None:
             format_time(run.slot_time),
             format_time(run.opened_at),
             format_time(run.finished_at) if run.finished_at else None,
+            str(run.tolerance),
         ),
     )
 
@@ -238,6 +241,7 @@ def _run_from_row(row: sqlite3.Row) -> Run:
         slot_time=datetime.fromisoformat(row["slot_time"]),
         opened_at=datetime.fromisoformat(row["opened_at"]),
         finished_at=_time(row["finished_at"]),
+        tolerance=tolerance_from_json(row["tolerated"]),
     )
     if row["p_dispatched"] is None:
         return run  # a skipped run has no progress

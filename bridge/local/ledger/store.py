@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
     scheduled   INTEGER NOT NULL,
     slot_time   TEXT NOT NULL,
     opened_at   TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    tolerated   TEXT NOT NULL DEFAULT '0'
 );
 CREATE INDEX IF NOT EXISTS runs_by_group ON runs (grp);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state);
@@ -105,6 +106,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         with self._connection() as conn:
             conn.executescript(SCHEMA)
+            _add_new_columns(conn)
 
     def close(self) -> None:
         """Close every connection; the ledger opens new ones if it is used again."""
@@ -143,6 +145,14 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+
+def _add_new_columns(conn: sqlite3.Connection) -> None:
+    """Columns added since a ledger file was made: its rows read the column's default."""
+    have = {row["name"] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "tolerated" not in have:  # a run opened before tolerated failures tolerates none
+        with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+            conn.execute("ALTER TABLE runs ADD COLUMN tolerated TEXT NOT NULL DEFAULT '0'")
 
 
 def _set_aside_an_older_layout(path: Path) -> None:
