@@ -35,6 +35,7 @@ EXPECTED = {
         "PublisherUnit",
         "Run",
         "RunState",
+        "Schedule",
         "Trigger",
         "TriggerEvent",
     ],

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.domain.names import validate_group_name
+from bridge.domain.schedules import Schedule
 from bridge.exceptions import InvalidInput
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Recurrence",
     "TriggerWorkflows",
     "parse_every",
+    "recurrence_from_schedule",
     "validate_prefix",
     "workflow_definition",
     "workflow_name",
@@ -65,6 +67,8 @@ class Recurrence:
     minutes: tuple[int, ...] = ()
     week_days: tuple[str, ...] = ()
     time_zone: str = "UTC"
+    #: when the intervals count from (a rate's anchor), "YYYY-MM-DDThh:mm:ssZ" in UTC
+    start_time: str | None = None
 
     def to_definition(self) -> dict[str, Any]:
         recurrence: dict[str, Any] = {
@@ -72,6 +76,8 @@ class Recurrence:
             "interval": self.interval,
             "timeZone": self.time_zone,
         }
+        if self.start_time is not None:
+            recurrence["startTime"] = self.start_time
         schedule: dict[str, Any] = {}
         if self.hours:
             schedule["hours"] = list(self.hours)
@@ -120,6 +126,55 @@ def parse_every(
         tuple(days),
         time_zone,
     )
+
+
+def recurrence_from_schedule(schedule: Schedule, *, time_zone: str | None = None) -> Recurrence:
+    """The Logic Apps recurrence that fires at a group's slots, or InvalidInput naming
+    the flags to give instead.
+
+    A rate is an interval counted from its anchor (`startTime`, in UTC). A cron line is
+    expressible when it is times of day (hours x minutes) on every day or on some days
+    of the week: a Day or Week recurrence with `schedule` hours, minutes and weekDays.
+    Logic Apps names zones the Windows way ('GMT Standard Time'), so a zone other than
+    UTC needs `time_zone`, its Windows name. (How Logic Apps treats the hour that
+    daylight saving time skips or repeats is its own affair, not EventBridge's rule.)
+    """
+    instead = "give the recurrence with --every (and --at, --on), such as --every 1d --at 03:00"
+    interval = schedule.interval
+    if interval is not None:
+        seconds = int(interval.total_seconds())
+        frequency, unit = next(
+            (name, size)
+            for name, size in (("Day", 86400), ("Hour", 3600), ("Minute", 60))
+            if seconds % size == 0
+        )
+        anchor = schedule.anchor
+        return Recurrence(
+            frequency,
+            seconds // unit,
+            start_time=None if anchor is None else anchor.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    daily = schedule.daily_times()
+    if daily is None:
+        raise InvalidInput(
+            f"a Logic Apps recurrence cannot express {schedule.expression!r}: only times of day"
+            " on every day or on days of the week",
+            hint=instead,
+        )
+    if time_zone is None:
+        if schedule.time_zone not in ("UTC", "+00:00", "-00:00"):
+            raise InvalidInput(
+                f"Logic Apps names time zones the Windows way; the group's is"
+                f" {schedule.time_zone!r}: give its Windows name with --time-zone",
+                hint="for example --time-zone 'GMT Standard Time' for Europe/London, or"
+                " 'Eastern Standard Time' for America/New_York",
+            )
+        time_zone = "UTC"
+    if daily.weekdays is None:
+        return Recurrence("Day", 1, daily.hours, daily.minutes, (), time_zone)
+    # _DAYS is Monday first; cron's weekdays are Sunday first (0)
+    days = tuple(_DAYS[(day - 1) % 7] for day in daily.weekdays)
+    return Recurrence("Week", 1, daily.hours, daily.minutes, days, time_zone)
 
 
 def validate_prefix(prefix: str) -> str:

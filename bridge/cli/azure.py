@@ -11,10 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bridge.cli.app import app, home, out, print_json
+from bridge.cli.app import app, backend, home, out, print_json
 from bridge.cli.commands import HELP_OPTIONS
 from bridge.exceptions import InvalidInput, Unavailable
-from triggers.azure import DEFAULT_PREFIX
+from triggers.azure import DEFAULT_PREFIX, Recurrence, recurrence_from_schedule
 
 __all__ = ["azure"]
 
@@ -113,6 +113,13 @@ def _first_line(text: object) -> str:
     return str(text).strip().splitlines()[0] if str(text).strip() else "no reason given"
 
 
+_EVERY_HELP = "How often: 5m, 2h, 1d, 1w. Without it, the group's --schedule is used."
+_ZONE_HELP = (
+    "Windows time zone name, such as 'Tokyo Standard Time' (default UTC); with the group's"
+    " schedule, the Windows name of its zone."
+)
+
+
 @azure.command("deploy-trigger")
 def deploy_trigger(
     group: GroupName,
@@ -121,7 +128,7 @@ def deploy_trigger(
         str,
         typer.Option(metavar="REGION", help="Azure region of the Logic App, such as westeurope."),
     ],
-    every: Annotated[str, typer.Option(metavar="INTERVAL", help="How often: 5m, 2h, 1d, 1w.")],
+    every: Annotated[str | None, typer.Option(metavar="INTERVAL", help=_EVERY_HELP)] = None,
     at: Annotated[
         list[str] | None,
         typer.Option(
@@ -132,23 +139,26 @@ def deploy_trigger(
         list[str] | None,
         typer.Option("--on", metavar="DAY", help="A day of the week, with 1w (repeat for more)."),
     ] = None,
-    time_zone: Annotated[
-        str,
-        typer.Option(metavar="ZONE", help="Windows time zone name, such as 'Tokyo Standard Time'."),
-    ] = "UTC",
+    time_zone: Annotated[str | None, typer.Option(metavar="ZONE", help=_ZONE_HELP)] = None,
     prefix: Prefix = DEFAULT_PREFIX,
     subscription: Subscription = None,
 ) -> None:
     """Create or update the Logic App that fires GROUP on a schedule.
 
     The Logic App is named PREFIX-GROUP; its Recurrence trigger PUTs triggers/GROUP with
-    the User-Agent secret.
+    the User-Agent secret. Without --every, it fires at the slots of the group's own
+    schedule (`groups register --schedule`), where a recurrence can express them.
     """
     from bridge.cli.backend import aws_config
     from triggers.azure import parse_every, workflow_name
 
     name = workflow_name(group, prefix)
-    recurrence = parse_every(every, at=at or (), on=on or (), time_zone=time_zone)
+    if every is None:
+        recurrence, when = _group_recurrence(group, at, on, time_zone)
+    else:
+        zone = time_zone or "UTC"
+        recurrence = parse_every(every, at=at or (), on=on or (), time_zone=zone)
+        when = f"every {every}" + (f" at {', '.join(at or [])}" if at else "") + f" ({zone})"
     config = aws_config(home())
     bucket_url = config.get("CRONBRIDGE_TRIGGER_URL") or (
         f"https://{config['CRONBRIDGE_TRIGGER_BUCKET']}.s3.{config.get('AWS_REGION', 'us-east-1')}.amazonaws.com"
@@ -170,12 +180,23 @@ def deploy_trigger(
             user_agent=str(secret),
             recurrence=recurrence,
         )
-    out.print(
-        f"deployed Logic App {name} in {resource_group}: every {every}"
-        + (f" at {', '.join(at or [])}" if at else "")
-        + f" ({time_zone})",
-        markup=False,
-    )
+    out.print(f"deployed Logic App {name} in {resource_group}: {when}", markup=False)
+
+
+def _group_recurrence(
+    group: str, at: list[str] | None, on: list[str] | None, time_zone: str | None
+) -> tuple[Recurrence, str]:
+    """The recurrence of GROUP's registered schedule, and how to say it."""
+    if at or on:
+        raise InvalidInput("--at and --on go with --every", hint="add --every 1d or --every 1w")
+    schedule = backend().registry.load_manifest(group).schedule
+    if schedule is None:
+        raise InvalidInput(
+            f"group {group!r} has no schedule to deploy",
+            hint="give --every (and --at, --on), or register the group with --schedule",
+        )
+    recurrence = recurrence_from_schedule(schedule, time_zone=time_zone)
+    return recurrence, f"{schedule.expression} ({recurrence.time_zone})"
 
 
 @azure.command("list")

@@ -13,6 +13,7 @@ from bridge.domain.results import JobStatus as JobStatus
 from bridge.domain.runs import Decision as Decision
 from bridge.domain.runs import Run as Run
 from bridge.domain.runs import RunState as RunState
+from bridge.domain.schedules import Schedule as Schedule
 from bridge.domain.triggers import Trigger as Trigger
 from bridge.domain.triggers import TriggerEvent as TriggerEvent
 
@@ -30,6 +31,7 @@ __all__ = [
     "PublisherUnit",
     "Run",
     "RunState",
+    "Schedule",
     "Trigger",
     "TriggerEvent",
 ]

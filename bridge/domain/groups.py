@@ -12,6 +12,7 @@ from bridge.domain._show import show
 from bridge.domain.controls import Controls
 from bridge.domain.job_ids import JobIdTable
 from bridge.domain.names import validate_group_name, validate_list_name
+from bridge.domain.schedules import Schedule
 from bridge.exceptions import GroupNotFound, InvalidInput, LineProblem
 
 __all__ = [
@@ -171,8 +172,12 @@ class GroupManifest:
     controls: Controls
     lists: tuple[ListManifest, ...]
     created_at: str
+    #: when the group should run, if it says (anchored at `created_at`); optional
+    schedule: Schedule | None = None
 
     def __post_init__(self) -> None:
+        if self.schedule is not None and self.schedule.anchor is None:
+            object.__setattr__(self, "schedule", self.schedule.anchored_at(self.created_at))
         validate_group_name(self.group)
         for job_list in self.lists:
             validate_list_name(job_list.name)
@@ -200,6 +205,7 @@ class GroupManifest:
             ],
             "total_jobs": self.total_jobs,
             "created_at": self.created_at,
+            **({"schedule": self.schedule.to_dict()} if self.schedule else {}),
         }
 
     @classmethod
@@ -214,6 +220,7 @@ class GroupManifest:
                 for jl in data["lists"]
             ),
             created_at=data["created_at"],
+            schedule=Schedule.from_dict(data["schedule"]) if data.get("schedule") else None,
         )
 
 

@@ -20,6 +20,7 @@ from bridge.domain.deadlines import LAMBDA_EVENT_AGE, Timing
 from bridge.domain.groups import GroupManifest
 from bridge.domain.plan import PublisherUnit
 from bridge.domain.runs import Run
+from bridge.domain.schedules import Schedule
 from bridge.domain.triggers import TriggerEvent
 from bridge.exceptions import CronbridgeError
 from bridge.local.home import Home
@@ -175,7 +176,13 @@ class LocalRuntime:
     # -- use cases ---------------------------------------------------------------------
 
     def register(
-        self, group: str, target: str, sources: Sequence[ListSource], controls: Controls
+        self,
+        group: str,
+        target: str,
+        sources: Sequence[ListSource],
+        controls: Controls,
+        *,
+        schedule: Schedule | None = None,
     ) -> GroupManifest:
         return register_group(
             group,
@@ -185,6 +192,7 @@ class LocalRuntime:
             registry=self.registry,
             clock=self.clock,
             check_target=check_local_target,
+            schedule=schedule,
         )
 
     def handle_trigger(self, event: TriggerEvent) -> TriggerOutcome:

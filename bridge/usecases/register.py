@@ -32,6 +32,7 @@ from bridge.domain.groups import (
     VersionClaim,
 )
 from bridge.domain.names import validate_group_name, validate_list_name
+from bridge.domain.schedules import Schedule
 from bridge.domain.triggers import format_time
 from bridge.exceptions import Conflict, InvalidInput, InvalidJobList
 from bridge.ports import Clock, Registry
@@ -87,8 +88,10 @@ def register_group(
     clock: Clock,
     check_target: Callable[[str, Controls], None],
     on_progress: Callable[[RegisterProgress], None] | None = None,
+    schedule: Schedule | None = None,
 ) -> GroupManifest:
-    """The new manifest. Nothing is visible to triggers until every part is written."""
+    """The new manifest. Nothing is visible to triggers until every part is written.
+    A `schedule` is stored with the version, anchored at its registration time."""
     validate_group_name(group)
     _check_list_names(sources)
     check_target(target, controls)
@@ -104,6 +107,7 @@ def register_group(
             controls=controls,
             lists=lists,
             created_at=format_time(clock.now()),
+            schedule=schedule,
         )
         registry.finish_version(manifest)
         registry.set_current(group, manifest.version, expected=previous)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -12,6 +13,7 @@ import pytest
 
 from bridge.domain.controls import Controls
 from bridge.domain.groups import GroupManifest, Job, ListManifest, VersionClaim
+from bridge.domain.schedules import Schedule, parse_schedule
 from bridge.exceptions import Conflict, GroupNotFound, InvalidInput, InvalidJobList, InvalidTarget
 from bridge.local.registry import FileRegistry
 from bridge.local.targets import check_local_target
@@ -29,6 +31,7 @@ def register(
     *sources: ListSource,
     group: str = "g",
     target: str = "python:publishers.examples:echo",
+    schedule: Schedule | None = None,
 ) -> int:
     manifest = register_group(
         group,
@@ -38,6 +41,7 @@ def register(
         registry=registry,
         clock=clock,
         check_target=check_local_target,
+        schedule=schedule,
     )
     return manifest.version
 
@@ -334,3 +338,60 @@ def test_once_a_line_is_bad_nothing_more_is_written_but_every_line_is_checked(
     assert [part for _, part, _, _ in seen.parts] == [0]  # the one before the bad line
     assert read == [len(lines)]
     assert registry.list_groups() == []
+
+
+# -- a group's schedule is part of its version -------------------------------------------
+
+
+def three_jobs(tmp_path: Path) -> ListSource:
+    return source("a", write_jobs(tmp_path / "a.jsonl", numbered_jobs("a", 3)))
+
+
+def test_a_cron_schedule_is_stored_with_the_version_and_read_back(
+    registry: Registry, clock: FakeClock, tmp_path: Path
+) -> None:
+    schedule = parse_schedule("cron(30 1 * * ? *)", "Europe/London", slot_tolerance=120)
+    assert register(registry, clock, three_jobs(tmp_path), schedule=schedule) == 1
+    stored = json.loads(snapshot(registry)["groups/g/v1/group.json"])
+    assert stored["schedule"]["expression"] == "cron(30 1 * * ? *)"
+    assert stored["schedule"]["time_zone"] == "Europe/London"
+    assert stored["schedule"]["slot_tolerance"] == 120
+    assert stored["schedule"]["time_zone_rules"]
+    loaded = registry.load_manifest("g").schedule
+    assert loaded is not None
+    assert (loaded.expression, loaded.time_zone, loaded.slot_tolerance) == (
+        "cron(30 1 * * ? *)",
+        "Europe/London",
+        120,
+    )
+    # the autumn day of 2026: 01:30 BST once, not again at 01:30 GMT
+    start = datetime(2026, 10, 24, 12, tzinfo=UTC)
+    assert loaded.next_slots(start, 2) == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+    ]
+
+
+def test_a_rate_counts_from_the_versions_registration(
+    registry: Registry, clock: FakeClock, tmp_path: Path
+) -> None:
+    clock.advance(42.5)  # registered at 03:00:42.5
+    register(registry, clock, three_jobs(tmp_path), schedule=parse_schedule("rate(15 minutes)"))
+    schedule = registry.load_manifest("g").schedule
+    anchor = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    assert schedule is not None and schedule.anchor == anchor
+    assert schedule.next_slots(clock.now(), 2) == [
+        anchor + timedelta(minutes=15),
+        anchor + timedelta(minutes=30),
+    ]
+
+
+def test_the_schedule_belongs_to_one_version(
+    registry: Registry, clock: FakeClock, tmp_path: Path
+) -> None:
+    register(registry, clock, three_jobs(tmp_path), schedule=parse_schedule("0 3 * * *"))
+    assert register(registry, clock, three_jobs(tmp_path)) == 2
+    assert registry.load_manifest("g").schedule is None
+    assert "schedule" not in json.loads(snapshot(registry)["groups/g/v2/group.json"])
+    first = registry.load_manifest("g", 1).schedule
+    assert first is not None and first.expression == "0 3 * * *"
