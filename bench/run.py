@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import aws_calls, invoke_cpu, local_runtime, model, publisher_memory, register_memory
+from bench import (
+    aws_calls,
+    console_pages,
+    invoke_cpu,
+    local_runtime,
+    model,
+    publisher_memory,
+    register_memory,
+)
 from bridge.domain.controls import Controls
 from bridge.domain.cost import PRICES_AS_OF, estimate
 from bridge.domain.groups import GroupManifest, ListManifest, plan_parts
@@ -62,6 +70,8 @@ def run() -> dict[str, Any]:
     results["register_memory"] = registration
     print("local runtime ...", file=sys.stderr, flush=True)
     results["local"] = local_runtime.measure()
+    print("console pages ...", file=sys.stderr, flush=True)
+    results["console"] = console_pages.measure()
     print("AWS calls per job (sandbox, 4,000 jobs) ...", file=sys.stderr, flush=True)
     results["aws_calls"] = aws_calls.measure()
     print("cloud model ...", file=sys.stderr, flush=True)
@@ -187,6 +197,31 @@ def register_section(memory: dict[str, Any]) -> list[str]:
     ]
 
 
+def console_section(console: dict[str, Any]) -> list[str]:
+    return [
+        "## Console pages",
+        "",
+        f"`{console['command']}`: the web console's pages over loopback HTTP, for a group of "
+        f"{console['group_runs']:,} runs and a run of {console['big_run_jobs']:,} jobs (2% "
+        "failed) that the local runtime ran; the first load (nothing of the page cached), "
+        f"then the median and slowest of {console['samples']} more, in ms:",
+        "",
+        "| page | first | p50 | max | KB |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| `{page['path']}` | {page['ms_first']} | {page['ms_p50']} | {page['ms_max']} "
+            f"| {page['kb']} |"
+            for page in console["pages"]
+        ],
+        "",
+        "A run page's first load reads and decodes every result once (the ledger's "
+        "`stored_results`); the console keeps that pass while the run's counters stay the "
+        "same, so its live refreshes and later pages are cheap. A job's page reads every "
+        "result on each load.",
+        "",
+    ]
+
+
 def report(results: dict[str, Any]) -> str:
     local = results["local"]
     invoke = results["invoke"]
@@ -232,6 +267,7 @@ def report(results: dict[str, Any]) -> str:
         f"trigger PUT to first job started over {local['samples']} triggers: "
         f"p50 **{local['first_job_ms_p50']} ms**, p99 **{local['first_job_ms_p99']} ms**.",
         "",
+        *console_section(results["console"]),
         *aws_calls_section(results["aws_calls"]),
         "## Cloud-scale model",
         "",

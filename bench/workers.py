@@ -21,3 +21,11 @@ def stamp(event: dict[str, Any], context: Any) -> None:
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """What a small real worker returns: a few bytes about the job it did."""
     return {"job": event["cronbridge"]["job"], "ok": True}
+
+
+def some_fail(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every 50th job fails with a two-line error; the rest return a small result."""
+    n = event["payload"]["n"]
+    if n % 50 == 0:
+        raise ValueError(f"job {n} failed on purpose\nsecond line of the error")
+    return {"n": n}

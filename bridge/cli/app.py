@@ -27,6 +27,7 @@ __all__ = [
     "MAX_PROBLEMS_SHOWN",
     "app",
     "backend",
+    "backend_name",
     "err_console",
     "home",
     "lift_backend",
@@ -99,6 +100,11 @@ def backend() -> Backend:
     if not _open:
         _open.append(open_backend(_selected["backend"], home()))
     return _open[0]
+
+
+def backend_name() -> str | None:
+    """The --backend this command was given (None: CRONBRIDGE_BACKEND, else local)."""
+    return _selected["backend"]
 
 
 out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)

@@ -15,10 +15,19 @@ from rich.text import Text
 from bridge.cli.app import app, backend, err_console, out, print_json
 from bridge.cli.commands import HELP_OPTIONS
 from bridge.cli.registering import registration_progress
+from bridge.cli.scheduling import (
+    ScheduleOption,
+    SlotToleranceOption,
+    TimeZoneOption,
+    manifest_json,
+    schedule_from_options,
+    schedule_lines,
+)
 from bridge.domain._show import show as quoted
 from bridge.domain.controls import Controls, parse_overlap
 from bridge.domain.durations import format_duration, parse_duration
 from bridge.domain.groups import GroupManifest
+from bridge.domain.tolerance import parse_tolerance
 from bridge.exceptions import InvalidInput
 from bridge.ports import SystemClock
 from bridge.usecases.register import ListSource, register_group
@@ -103,6 +112,17 @@ def register(
             " recorded as lost (default: from timeout, attempts and Lambda's 6 h event age).",
         ),
     ] = None,
+    tolerated_failures: Annotated[
+        str,
+        typer.Option(
+            metavar="N|P%",
+            help="A run whose failed and lost jobs are at most N, or P% of its jobs, still"
+            " succeeds (its failures counted, and redrivable); one more fails it.",
+        ),
+    ] = "0",
+    schedule: ScheduleOption = None,
+    time_zone: TimeZoneOption = None,
+    slot_tolerance: SlotToleranceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check every list, then store the group as a new version.
@@ -123,7 +143,9 @@ def register(
         max_attempts=max_attempts,
         timeout=parse_duration(timeout, option="--timeout"),
         deadline=None if deadline is None else parse_duration(deadline, option="--deadline"),
+        tolerated_failures=parse_tolerance(tolerated_failures),
     )
+    group_schedule = schedule_from_options(schedule, time_zone, slot_tolerance)
     sources = _list_sources(job_lists)
     where = backend()
     with registration_progress(err_console, name, sources) as on_progress:
@@ -136,9 +158,10 @@ def register(
             clock=SystemClock(),
             check_target=where.check_target,
             on_progress=on_progress,
+            schedule=group_schedule,
         )
     if as_json:
-        print_json(manifest.to_dict())
+        print_json(manifest_json(manifest, SystemClock().now()))
         return
     out.print(
         Text.assemble(
@@ -156,7 +179,8 @@ def list_groups(as_json: JsonOption = False) -> None:
     registry = backend().registry
     manifests = [registry.load_manifest(name) for name in registry.list_groups()]
     if as_json:
-        print_json([m.to_dict() for m in manifests])
+        now = SystemClock().now()
+        print_json([manifest_json(m, now) for m in manifests])
         return
     if not manifests:
         out.print("no groups yet: register one with `cronbridge groups register`")
@@ -172,7 +196,7 @@ def show(name: GroupName, as_json: JsonOption = False) -> None:
     """A group's current version: target, controls and lists."""
     manifest = backend().registry.load_manifest(name)
     if as_json:
-        print_json(manifest.to_dict())
+        print_json(manifest_json(manifest, SystemClock().now()))
         return
     _print_manifest(manifest)
 
@@ -236,6 +260,12 @@ def _stdin_lines(stdin: IO[str]) -> Iterator[bytes]:
             yield line.encode()
 
 
+def _tolerance(c: Controls) -> str:
+    tolerance = c.tolerated_failures
+    share = "jobs" if tolerance.percent is None else "of a run's jobs"
+    return f"up to {tolerance} {share} may fail or be lost, and a run still succeeds"
+
+
 def _print_manifest(m: GroupManifest) -> None:
     c = m.controls
     out.print(Text.assemble((m.group, "bold"), f" v{m.version} (registered {m.created_at})"))
@@ -249,9 +279,12 @@ def _print_manifest(m: GroupManifest) -> None:
         ("min_interval", None if c.min_interval is None else format_duration(c.min_interval)),
         ("max_lateness", None if c.max_lateness is None else format_duration(c.max_lateness)),
         ("deadline", None if c.deadline is None else format_duration(c.deadline)),
+        ("tolerated_failures", None if c.tolerated_failures.zero else _tolerance(c)),
     ):
         if value is not None:
             out.print(f"  {label:<13} {value}")
+    for line in schedule_lines(m.schedule, SystemClock().now()) if m.schedule else ():
+        out.print(f"  {line}", markup=False, soft_wrap=True)
     table = Table("list", "jobs", "parts")
     for jl in m.lists:
         table.add_row(jl.name, f"{jl.jobs:,}", str(len(jl.parts)))

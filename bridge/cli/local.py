@@ -12,10 +12,15 @@ from bridge.cli.progress import summary_line
 from bridge.cli.runs import TimeoutOption, finish_watch, parse_timeout
 from bridge.cli.serving import (
     DEMO_GROUP,
+    SERVE_UI_PORT,
+    HostOption,
+    PortOption,
+    check_port,
     check_serve_options,
     listen_error,
     log_thread_errors,
     run_demo,
+    start_serve_console,
     stop_on_signals,
     unfinished_line,
 )
@@ -37,12 +42,8 @@ __all__ = ["curl", "demo", "serve", "trigger"]
 
 @app.command()
 def serve(
-    host: Annotated[
-        str, typer.Option(help="Address to listen on: loopback, unless --allow-remote.")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(help="Port to listen on, 0-65535; 0 picks a free one.")
-    ] = DEFAULT_PORT,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = DEFAULT_PORT,
     bucket: Annotated[str, typer.Option(help="Bucket name in the trigger path.")] = DEFAULT_BUCKET,
     workers: Annotated[int, typer.Option(help="Threads that run jobs (1 or more).")] = 16,
     sweep_every: Annotated[
@@ -56,13 +57,31 @@ def serve(
             "the network, guarded only by the User-Agent secret.",
         ),
     ] = False,
+    ui_port: Annotated[
+        int,
+        typer.Option(
+            help="Port of the web console on 127.0.0.1 (as `cronbridge ui`); 0 picks a free one."
+        ),
+    ] = SERVE_UI_PORT,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Start no web console.")] = False,
 ) -> None:
-    """Run the whole pipeline on this machine until Ctrl-C."""
+    """Run the whole pipeline on this machine until Ctrl-C, with its web console."""
     remote = check_serve_options(host, port, workers, sweep_every, allow_remote=allow_remote)
+    check_port(ui_port, option="--ui-port", default=SERVE_UI_PORT)
     the_home = home()
     lock = the_home.lock_runtime("serve")  # one runtime per home
     try:
-        _serve(the_home, lock, host, port, bucket, workers, sweep_every, remote=remote)
+        _serve(
+            the_home,
+            lock,
+            host,
+            port,
+            bucket,
+            workers,
+            sweep_every,
+            remote=remote,
+            ui_port=None if no_ui else ui_port,
+        )
     finally:
         lock.release()
 
@@ -77,6 +96,7 @@ def _serve(
     sweep_every: float,
     *,
     remote: bool,
+    ui_port: int | None,
 ) -> None:
     configure_logging()
     log_thread_errors()
@@ -107,12 +127,17 @@ def _serve(
     out.print(f"secret    {the_home.secret()}  (the User-Agent a trigger must send)", markup=False)
     out.print(f"trigger   PUT {endpoint.trigger_url('<group>')}", markup=False)
     out.print("curl      `cronbridge curl GROUP` prints the command that fires GROUP", markup=False)
+    console = None if ui_port is None else start_serve_console(the_home, ui_port, warn=err_console)
+    if console is not None:
+        out.print(f"console: {console.login_url}", markup=False)
     sys.stdout.flush()  # whoever reads our output through a pipe learns the port now
     try:
         stop.wait()
         out.print("stopping (Ctrl-C again to stop at once)", markup=False)
         sys.stdout.flush()
     finally:
+        if console is not None:
+            console.stop()
         server.stop()
         unfinished = runtime.stop()
         runtime.close()

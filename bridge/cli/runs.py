@@ -25,15 +25,13 @@ from bridge.domain.durations import parse_duration
 from bridge.domain.runs import Run, RunState
 from bridge.domain.triggers import format_time
 from bridge.exceptions import InvalidInput
-from bridge.ports import SystemClock
-from bridge.usecases.control import cancel_run, resume_run
+from bridge.usecases.actions import RunActions
 from bridge.usecases.jobs import (
     find_run,
     job_detail,
     job_rows,
     run_overview,
 )
-from bridge.usecases.redrive import redrive_run
 
 __all__ = ["TimeoutOption", "finish_watch", "parse_timeout", "runs"]
 
@@ -58,6 +56,11 @@ TimeoutOption = Annotated[
 
 def _find(where: Backend, text: str) -> Run:
     return find_run(where.ledger, text)
+
+
+def _actions(where: Backend) -> RunActions:
+    """What `runs redrive|cancel|resume` and the web console's buttons do."""
+    return RunActions(where.registry, where.ledger, where.publishers, where.timing)
 
 
 @runs.command("list")
@@ -85,7 +88,7 @@ def list_runs(
     for run in found:
         table.add_row(
             run.run_id,
-            run.state.value,
+            run.state_label,
             f"{run.succeeded:,} / {run.failed:,} / {run.lost:,} of {run.total:,}",
             run.opened_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
@@ -130,9 +133,10 @@ def show(
         return
     out.print(summary_line(run), markup=False)
     deadline = f", deadline {format_time(run.deadline)}" if run.deadline else ""
+    tolerated = f", tolerates {run.tolerance} failed or lost" if not run.tolerance.zero else ""
     out.print(
         f"  group {run.group} v{run.version}, source {run.source}, dispatched {run.dispatched:,}"
-        f", attempt {run.attempt}{deadline}",
+        f", attempt {run.attempt}{deadline}{tolerated}",
         markup=False,
     )
     if overview.lists:
@@ -205,7 +209,8 @@ def jobs(
 @runs.command("watch")
 def watch(run_id: RunArgument, timeout: TimeoutOption = None, as_json: JsonOption = False) -> None:
     """Follow a run to its end: a progress bar in a terminal, a line every few seconds in
-    a pipe, JSON lines with --json. Exit 0 only if every job succeeded."""
+    a pipe, JSON lines with --json. Exit 0 only if the run succeeded (its failed and lost
+    jobs, if any, within its group's --tolerated-failures)."""
     where = backend()
     finish_watch(where, _find(where, run_id).run_id, timeout=parse_timeout(timeout), lines=as_json)
 
@@ -216,25 +221,18 @@ def redrive(
     wait: Annotated[bool, typer.Option("--wait", help="Watch the run until it ends.")] = False,
     timeout: TimeoutOption = None,
 ) -> None:
-    """Run a failed run's failed and lost jobs again (locally, needs `cronbridge serve`)."""
+    """Run a failed run's failed and lost jobs again, or those a succeeded run tolerated
+    (locally, needs `cronbridge serve`)."""
     limit = parse_timeout(timeout, wait)
     where = backend()
-    run = _find(where, run_id)
-    outcome = redrive_run(
-        run.run_id,
-        registry=where.registry,
-        ledger=where.ledger,
-        publishers=where.publishers(),
-        clock=SystemClock(),
-        timing=where.timing,
-    )
+    outcome = _actions(where).redrive(run_id)
     out.print(
-        f"redriving {outcome.jobs:,} failed or lost job(s) of run {run.run_id}"
+        f"redriving {outcome.jobs:,} failed or lost job(s) of run {outcome.run.run_id}"
         f" (attempt {outcome.run.attempt})",
         markup=False,
     )
     if wait:
-        finish_watch(where, run.run_id, timeout=limit)
+        finish_watch(where, outcome.run.run_id, timeout=limit)
 
 
 @runs.command("cancel")
@@ -243,10 +241,7 @@ def cancel(
     reason: Annotated[str, typer.Option(help="Kept with the run.")] = "",
 ) -> None:
     """Stop a running run: its publishers dispatch none of its jobs after this."""
-    where = backend()
-    run = cancel_run(
-        _find(where, run_id).run_id, ledger=where.ledger, clock=SystemClock(), reason=reason
-    )
+    run = _actions(backend()).cancel(run_id, reason)
     out.print(summary_line(run), markup=False)
 
 
@@ -259,15 +254,8 @@ def resume(
     """Send a running or cancelled run's jobs that have no result yet, now."""
     limit = parse_timeout(timeout, wait)
     where = backend()
-    found = _find(where, run_id).run_id
-    outcome = resume_run(
-        found,
-        registry=where.registry,
-        ledger=where.ledger,
-        publishers=where.publishers(),
-        clock=SystemClock(),
-        timing=where.timing,
-    )
+    outcome = _actions(where).resume(run_id)
+    found = outcome.run.run_id
     what = {
         "launched": "started its publishers",
         "resent": f"sent its {outcome.jobs:,} job(s) without a result again",
@@ -298,7 +286,8 @@ def finish_watch(
     """Watch the run to its end (StillRunning after `timeout` seconds), then say how it
     ended: a summary line; with `lines`, JSON lines all along, the last the final state;
     with `final`, nothing along the way, then the final run as one JSON object with
-    `final`'s keys added. Exit code 1 unless every job succeeded."""
+    `final`'s keys added. Exit code 1 unless the run succeeded (a run whose failures
+    were within its tolerance did: exit code 0, and the summary names them)."""
 
     def one_line(record: dict[str, Any]) -> None:
         print_json(record, one_line=True)

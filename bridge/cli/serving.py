@@ -14,7 +14,9 @@ import socket
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING, Annotated
 
+import typer
 from rich.console import Console
 
 from bridge.cli.backend import send_local
@@ -22,19 +24,29 @@ from bridge.cli.progress import watch_run
 from bridge.domain.controls import Controls, Overlap
 from bridge.domain.runs import Run
 from bridge.exceptions import CronbridgeError, InvalidInput, Unavailable
-from bridge.local.home import Home
+from bridge.local.home import DEFAULT_PORT, Home
 from bridge.local.targets import check_local_target
 from bridge.ports import Ledger, Registry, SystemClock
 from bridge.usecases.register import ListSource, register_group
 from triggers.request import build_trigger_request
 
+if TYPE_CHECKING:
+    from bridge.ui.server import Console as ConsoleServer
+
 __all__ = [
     "DEMO_GROUP",
     "DEMO_TARGET",
+    "SERVE_UI_PORT",
+    "UI_PORT",
+    "HostOption",
+    "PortOption",
+    "check_host",
+    "check_port",
     "check_serve_options",
     "listen_error",
     "log_thread_errors",
     "run_demo",
+    "start_serve_console",
     "stop_on_signals",
     "unfinished_line",
 ]
@@ -44,18 +56,23 @@ log = logging.getLogger("cronbridge.serve")
 DEMO_GROUP = "demo"
 DEMO_TARGET = "python:publishers.examples:checksum"
 
+#: --host and --port of `serve` and `ui`
+HostOption = Annotated[
+    str, typer.Option(help="Address to listen on: loopback, unless --allow-remote.")
+]
+PortOption = Annotated[int, typer.Option(help="Port to listen on, 0-65535; 0 picks a free one.")]
+
 _FREE_PORT_HINT = "pick another --port, or --port 0 for a free one"
+#: where `cronbridge ui` serves the web console, and where `serve` hosts one of its own
+UI_PORT = 8790
+SERVE_UI_PORT = 8788
 
 
 def check_serve_options(
     host: str, port: int, workers: int, sweep_every: float, *, allow_remote: bool
 ) -> bool:
     """Refuse options serve cannot run with; whether `host` reaches beyond this machine."""
-    if not 0 <= port <= 65535:
-        raise InvalidInput(
-            f"--port must be a port number from 0 to 65535, not {port}",
-            hint="0 picks a free port; the default is 8787",
-        )
+    check_port(port, option="--port", default=DEFAULT_PORT)
     if workers < 1:
         raise InvalidInput(
             f"--workers must be 1 or more, not {workers}",
@@ -66,13 +83,31 @@ def check_serve_options(
             f"--sweep-every must be a number of seconds above 0, not {sweep_every:g}",
             hint="the default is 5",
         )
+    return check_host(
+        host,
+        allow_remote=allow_remote,
+        what="the trigger endpoint",
+        guard="the User-Agent secret is then all that guards it, and plain HTTP carries the "
+        "secret in the clear",
+    )
+
+
+def check_port(port: int, *, option: str, default: int, zero: str = "picks a free port") -> None:
+    if not 0 <= port <= 65535:
+        raise InvalidInput(
+            f"{option} must be a port number from 0 to 65535, not {port}",
+            hint=f"0 {zero}; the default is {default}",
+        )
+
+
+def check_host(host: str, *, allow_remote: bool, what: str, guard: str) -> bool:
+    """Refuse a `host` beyond this machine without --allow-remote; whether it is one.
+    `guard` says what alone protects `what` then."""
     remote = not _is_loopback(host)
     if remote and not allow_remote:
         raise InvalidInput(
-            f"--host {host or '(all addresses)'} would make the trigger endpoint reachable "
-            "from the network",
-            hint="add --allow-remote if you mean it: the User-Agent secret is then all that "
-            "guards it, and plain HTTP carries the secret in the clear",
+            f"--host {host or '(all addresses)'} would make {what} reachable from the network",
+            hint=f"add --allow-remote if you mean it: {guard}",
         )
     return remote
 
@@ -112,6 +147,22 @@ def listen_error(host: str, port: int, exc: OSError) -> CronbridgeError:
             hint="give one of its addresses, such as 127.0.0.1 (the default)",
         )
     return Unavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def start_serve_console(the_home: Home, port: int, *, warn: Console) -> ConsoleServer | None:
+    """The web console on 127.0.0.1:`port`, reading this home's local runtime; None, with
+    a warning, if it cannot listen there: serve runs on without it."""
+    from bridge.ui.server import start_console  # starlette and uvicorn: only when asked for
+
+    try:
+        return start_console("local", the_home, port=port)
+    except OSError as exc:
+        reason = listen_error("127.0.0.1", port, exc).message
+        warn.print(
+            f"warning: no web console: {reason}; pick another --ui-port, or --no-ui",
+            markup=False,
+        )
+        return None
 
 
 def stop_on_signals() -> threading.Event:

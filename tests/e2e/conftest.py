@@ -73,21 +73,37 @@ def launch(
 
 
 class Serve:
+    """`cronbridge serve` on free ports; its web console only when `--ui-port` is given."""
+
     def __init__(self, tmp_path: Path, *options: str) -> None:
         self.home = Home.from_env()
         self.evidence = evidence_dir(tmp_path)
         self.env = cli_env(tmp_path)
+        console = "--ui-port" in options
         self.proc, self.banner, self.stderr = launch(
-            ["serve", "--port", "0", "--workers", "8", *options],
+            [
+                "serve",
+                "--port",
+                "0",
+                "--workers",
+                "8",
+                *(() if console else ("--no-ui",)),
+                *options,
+            ],
             self.env,
             tmp_path,
-            "Listening on ",
+            "console: " if console else "Listening on ",
         )
-        match = re.match(r"Listening on (http://\S+)", self.banner[-1] if self.banner else "")
-        if match is None:
+        found = {
+            match.group(1): match.group(2)
+            for match in map(re.compile(r"(Listening on|console:) (http://\S+)").match, self.banner)
+            if match
+        }
+        if "Listening on" not in found or (console and "console:" not in found):
             self.stop()
             raise RuntimeError(f"serve did not start: {self.banner} {self.stderr}")
-        self.url = match.group(1)
+        self.url = found["Listening on"]
+        self.console_url = found.get("console:")  # the login URL, with its token
         self.bucket_url = f"{self.url}/cronbridge-triggers"
         self.secret = self.home.secret()
         self.ledger = SqliteLedger(self.home.ledger_path)
