@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from bridge.domain.chunks import ResultChunk
 from bridge.domain.groups import GroupManifest, Job, VersionClaim
+from bridge.domain.pause import GroupHead, Pause
 from bridge.domain.plan import PublisherUnit
 from bridge.domain.results import JobResult
 from bridge.domain.runs import Progress, Run, RunState
@@ -60,6 +61,11 @@ class Registry(Protocol):
     """
 
     def current_version(self, group: str) -> int | None: ...
+    def head(self, group: str) -> GroupHead | None:
+        """The `current` pointer, in one read: the current version and the group's pause
+        (bridge.domain.pause); None if the group is not registered."""
+        ...
+
     def load_manifest(self, group: str, version: int | None = None) -> GroupManifest:
         """The manifest of `version` (default: current); GroupNotFound if there is none
         or it was never finished."""
@@ -84,7 +90,13 @@ class Registry(Protocol):
         ...
 
     def set_current(self, group: str, version: int, expected: int | None) -> None:
-        """Point `current` at `version` if it still points at `expected`; else Conflict."""
+        """Point `current` at `version` if it still points at `expected`; else Conflict.
+        The group's pause stays as it is: it belongs to the group, not to a version."""
+        ...
+
+    def set_pause(self, group: str, pause: Pause | None) -> GroupHead:
+        """Pause the group (None: resume it), keeping its version; the new head.
+        GroupNotFound if it is not registered; Conflict if the pointer moved meanwhile."""
         ...
 
     def list_groups(self) -> list[str]: ...

@@ -1,6 +1,6 @@
 """The S3 registry: groups in the state bucket (DESIGN.md §3.2).
 
-    groups/<group>/current.json                      {"version": N}
+    groups/<group>/current.json                      {"version": N, "paused": ...}
     groups/<group>/v<N>/group.json                   the manifest (immutable)
     groups/<group>/v<N>/lists/<list>/part-<k>.jsonl  at most 1,000 jobs each
 
@@ -9,7 +9,9 @@ who and when), the manifest replaces the claim once every part is written, and
 `current` is moved with `If-Match: <etag>`: S3's conditional writes, so two
 registrations never share a version and `current` never moves from under someone. A
 claim left by a killed registration is never read; the next registration takes the
-next number.
+next number. A group's pause lives in `current.json` too (bridge.domain.pause): the
+dispatcher reads it in the GetObject of the pointer it makes anyway, and its role needs
+no other grant.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bridge.domain.groups import (
     stored_manifest,
 )
 from bridge.domain.names import validate_group_name
+from bridge.domain.pause import GroupHead, Pause, decode_head, encode_head
 from bridge.exceptions import Conflict, GroupNotFound
 
 __all__ = ["S3Registry"]
@@ -43,6 +46,10 @@ class S3Registry:
         self.bucket = bucket
 
     def current_version(self, group: str) -> int | None:
+        head = self.head(group)
+        return None if head is None else head.version
+
+    def head(self, group: str) -> GroupHead | None:
         current = self._current(group)
         return None if current is None else current[0]
 
@@ -115,24 +122,38 @@ class S3Registry:
 
     def set_current(self, group: str, version: int, expected: int | None) -> None:
         current = self._current(group)
-        found, etag = (None, None) if current is None else current
+        head, etag = (None, None) if current is None else current
+        found = None if head is None else head.version
         if found != expected:
             raise Conflict(
                 f"group {group!r} was registered by someone else meanwhile (now v{found}); try again"
             )
+        pause = None if head is None else head.pause
+        self._put_head(GroupHead(version, pause), group, etag, "registered")
+
+    def set_pause(self, group: str, pause: Pause | None) -> GroupHead:
+        current = self._current(group)
+        if current is None:
+            raise not_registered(group)
+        head = GroupHead(current[0].version, pause)
+        self._put_head(head, group, current[1], "registered or paused")
+        return head
+
+    def _put_head(self, head: GroupHead, group: str, etag: str | None, what: str) -> None:
+        """Write the pointer if it is still the one read (`etag`; None: there was none)."""
         condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
         try:
             self._s3.put_object(
                 Bucket=self.bucket,
                 Key=f"{_prefix(group)}current.json",
-                Body=json.dumps({"version": version}).encode(),
+                Body=encode_head(head).encode(),
                 ContentType="application/json",
                 **condition,
             )
         except ClientError as exc:
             if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise Conflict(
-                    f"group {group!r} was registered by someone else meanwhile; try again"
+                    f"group {group!r} was {what} by someone else meanwhile; try again"
                 ) from None
             raise
 
@@ -172,7 +193,7 @@ class S3Registry:
                 },
             )
 
-    def _current(self, group: str) -> tuple[int, str] | None:
+    def _current(self, group: str) -> tuple[GroupHead, str] | None:
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=f"{_prefix(group)}current.json")
         except ClientError as exc:
@@ -188,8 +209,7 @@ class S3Registry:
                     "s3:ListBucket on the state bucket's groups/",
                 ) from None
             raise
-        data = json.loads(response["Body"].read())
-        return int(data["version"]), str(response["ETag"])
+        return decode_head(json.loads(response["Body"].read())), str(response["ETag"])
 
     def _get(self, key: str) -> bytes | None:
         try:

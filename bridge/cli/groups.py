@@ -1,12 +1,13 @@
-"""`cronbridge groups ...`: register, list, show and delete groups."""
+"""`cronbridge groups ...`: register, list, show, delete, pause and resume groups."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -27,15 +28,18 @@ from bridge.domain._show import show as quoted
 from bridge.domain.controls import Controls, parse_overlap
 from bridge.domain.durations import format_duration, parse_duration
 from bridge.domain.groups import GroupManifest
+from bridge.domain.pause import GroupHead, parse_until
 from bridge.domain.tolerance import parse_tolerance
+from bridge.domain.triggers import format_time
 from bridge.exceptions import InvalidInput
 from bridge.ports import SystemClock
+from bridge.usecases.pause import PauseOutcome, pause_group, resume_group
 from bridge.usecases.register import ListSource, register_group
 
 __all__ = ["groups"]
 
 groups = typer.Typer(
-    help="Register, list, show and delete groups of jobs.",
+    help="Register, list, show, delete, pause and resume groups of jobs.",
     no_args_is_help=True,
     context_settings=HELP_OPTIONS,
 )
@@ -178,27 +182,42 @@ def list_groups(as_json: JsonOption = False) -> None:
     """Every registered group with its current version."""
     registry = backend().registry
     manifests = [registry.load_manifest(name) for name in registry.list_groups()]
+    heads = [registry.head(m.group) for m in manifests]
+    now = SystemClock().now()
     if as_json:
-        now = SystemClock().now()
-        print_json([manifest_json(m, now) for m in manifests])
+        print_json([_group_json(m, head, now) for m, head in zip(manifests, heads, strict=True)])
         return
     if not manifests:
         out.print("no groups yet: register one with `cronbridge groups register`")
         return
-    table = Table("group", "version", "lists", "jobs", "target")
-    for m in manifests:
-        table.add_row(m.group, f"v{m.version}", str(len(m.lists)), f"{m.total_jobs:,}", m.target)
+    table = Table("group", "version", "lists", "jobs", "target", "paused")
+    for m, head in zip(manifests, heads, strict=True):
+        pause = None if head is None else head.paused_at(now)
+        table.add_row(
+            m.group,
+            f"v{m.version}",
+            str(len(m.lists)),
+            f"{m.total_jobs:,}",
+            m.target,
+            "" if pause is None else pause.describe().removeprefix("paused "),
+        )
     out.print(table)
 
 
 @groups.command("show")
 def show(name: GroupName, as_json: JsonOption = False) -> None:
     """A group's current version: target, controls and lists."""
-    manifest = backend().registry.load_manifest(name)
+    registry = backend().registry
+    manifest = registry.load_manifest(name)
+    head = registry.head(name)
+    now = SystemClock().now()
     if as_json:
-        print_json(manifest_json(manifest, SystemClock().now()))
+        print_json(_group_json(manifest, head, now))
         return
     _print_manifest(manifest)
+    pause = None if head is None else head.paused_at(now)
+    if pause is not None:
+        out.print(f"  {pause.describe()}: its triggers are recorded as skipped (paused)")
 
 
 @groups.command("delete")
@@ -213,6 +232,74 @@ def delete(
         raise typer.Exit(1)
     registry.delete_group(name)
     out.print(f"deleted group {name}")
+
+
+@groups.command("pause")
+def pause(
+    name: GroupName,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            metavar="T",
+            help="End the pause by itself at T: a duration from now (2h, 1d) or a time"
+            " (2026-01-01T03:00:00Z). Default: until `groups resume`.",
+        ),
+    ] = None,
+    cancel_running: Annotated[
+        bool,
+        typer.Option(
+            "--cancel-running", help="Cancel the group's running runs too (else they finish)."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Pause a group: its triggers are recorded as skipped (paused) and open no run.
+
+    Runs in flight finish, unless --cancel-running. Re-registering keeps the pause.
+    """
+    clock = SystemClock()
+    ends = None if until is None else parse_until(until, clock.now())
+    where = backend()
+    done = pause_group(
+        name, ends, cancel_running, registry=where.registry, ledger=where.ledger, clock=clock
+    )
+    _said_pause(done, as_json)
+
+
+@groups.command("resume")
+def resume(name: GroupName, as_json: JsonOption = False) -> None:
+    """Resume a paused group: its next trigger opens a run as usual."""
+    _said_pause(resume_group(name, registry=backend().registry), as_json)
+
+
+def _said_pause(done: PauseOutcome, as_json: bool) -> None:
+    now = SystemClock().now()
+    if as_json:
+        shown = {"group": done.group, **_pause_json(done.head, now)}
+        print_json({**shown, "cancelled": [run.run_id for run in done.cancelled]})
+        return
+    pause = done.head.paused_at(now)
+    if pause is None:
+        out.print(f"resumed {done.group}: its next trigger opens a run")
+        return
+    out.print(f"{done.group} is {pause.describe()}: its triggers are recorded as skipped")
+    for run in done.cancelled:
+        out.print(f"  cancelled run {run.run_id}")
+    if not done.cancelled:
+        out.print("  runs in flight finish (--cancel-running cancels them)")
+
+
+def _pause_json(head: GroupHead | None, now: datetime) -> dict[str, Any]:
+    pause = None if head is None else head.paused_at(now)
+    return {
+        "paused": pause is not None,
+        "paused_since": None if pause is None else format_time(pause.since),
+        "paused_until": None if pause is None or pause.until is None else format_time(pause.until),
+    }
+
+
+def _group_json(manifest: GroupManifest, head: GroupHead | None, now: datetime) -> dict[str, Any]:
+    return {**manifest_json(manifest, now), **_pause_json(head, now)}
 
 
 def _list_sources(specs: list[str]) -> list[ListSource]:

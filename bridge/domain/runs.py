@@ -9,6 +9,7 @@ from typing import Any
 
 from bridge.domain.controls import Controls, Overlap
 from bridge.domain.durations import format_duration
+from bridge.domain.pause import PAUSED, Pause
 from bridge.domain.tolerance import NO_TOLERANCE, Tolerance
 from bridge.domain.triggers import Trigger, format_time
 
@@ -180,9 +181,17 @@ class Decision:
 
 
 def decide_trigger(
-    trigger: Trigger, controls: Controls, previous: Run | None, now: datetime
+    trigger: Trigger,
+    controls: Controls,
+    previous: Run | None,
+    now: datetime,
+    pause: Pause | None = None,
 ) -> Decision:
-    """Apply max_lateness, min_interval and overlap to a trigger, given the group's last run."""
+    """Apply the group's pause, max_lateness, min_interval and overlap to a trigger, given
+    the group's last run. A pause is asked about the trigger's arrival (`now`): once its
+    `until` has passed, it turns nothing away."""
+    if pause is not None and pause.covers(now):
+        return Decision(open=False, reason=PAUSED)
     slot = trigger.slot_time
     if controls.max_lateness is not None and trigger.body.scheduled_time is not None:
         late = (now - slot).total_seconds()

@@ -22,6 +22,7 @@ from bridge.domain.groups import (
     stored_manifest,
 )
 from bridge.domain.names import validate_group_name
+from bridge.domain.pause import GroupHead, Pause, decode_head, encode_head
 from bridge.exceptions import Conflict, GroupNotFound
 
 __all__ = ["FileRegistry"]
@@ -47,8 +48,12 @@ class FileRegistry:
         return self._group_dir(group) / f"v{version}"
 
     def current_version(self, group: str) -> int | None:
+        head = self.head(group)
+        return None if head is None else head.version
+
+    def head(self, group: str) -> GroupHead | None:
         data = _read_json(self._group_dir(group) / "current.json")
-        return None if data is None else int(data["version"])
+        return None if data is None else decode_head(data)
 
     def load_manifest(self, group: str, version: int | None = None) -> GroupManifest:
         if version is None:
@@ -110,12 +115,28 @@ class FileRegistry:
 
     def set_current(self, group: str, version: int, expected: int | None) -> None:
         with self._locked(group):
-            current = self.current_version(group)
+            head = self.head(group)
+            current = None if head is None else head.version
             if current != expected:
                 raise Conflict(
                     f"group {group!r} was registered by someone else meanwhile (now v{current}); try again"
                 )
-            _write_atomic(self._group_dir(group) / "current.json", json.dumps({"version": version}))
+            pause = None if head is None else head.pause
+            self._write_head(group, GroupHead(version, pause))
+
+    def set_pause(self, group: str, pause: Pause | None) -> GroupHead:
+        if self.head(group) is None:  # before the lock, which would make its folder
+            raise not_registered(group)
+        with self._locked(group):
+            head = self.head(group)
+            if head is None:
+                raise not_registered(group)
+            paused = GroupHead(head.version, pause)
+            self._write_head(group, paused)
+            return paused
+
+    def _write_head(self, group: str, head: GroupHead) -> None:
+        _write_atomic(self._group_dir(group) / "current.json", encode_head(head))
 
     def list_groups(self) -> list[str]:
         groups_dir = self.root / "groups"

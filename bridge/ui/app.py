@@ -2,9 +2,10 @@
 
 Guard: a GET with `?token=T` (the per-start token) sets the `cronbridge_console` cookie
 and redirects to the same page without it; any page or change without that cookie is
-refused (403). A change (POST) also needs the token in its form (or the
-X-Cronbridge-Token header), and is refused if the browser says it comes from another
-site (Origin, Sec-Fetch-Site). Static assets need nothing.
+refused (403). A change (POST: a run's redrive, cancel or resume; a group's pause or
+resume) also needs the token in its form (or the X-Cronbridge-Token header), and is
+refused if the browser says it comes from another site (Origin, Sec-Fetch-Site).
+Static assets need nothing.
 
 Failures: an unknown group, run or job is a 404 page; a backend that fails (AWS
 credentials expired, the ledger unreadable, serve stopped) a 503 page whose
@@ -37,13 +38,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from bridge.cli.backend import Backend
+from bridge.domain.pause import parse_until
 from bridge.domain.triggers import format_time
 from bridge.exceptions import Conflict, CronbridgeError, InvalidInput, NotFound
 from bridge.local.home import Home
+from bridge.ports import SystemClock
 from bridge.ui.groups import controls_summary, group_page, group_rows, page_number
 from bridge.ui.runs import RunReader, first_line
 from bridge.usecases.actions import RunActions
 from bridge.usecases.jobs import JOB_STATUSES, find_run
+from bridge.usecases.pause import pause_group, resume_group
 
 __all__ = ["COOKIE", "TOKEN_HEADER", "ConsoleApp", "build_app"]
 
@@ -111,7 +115,16 @@ class ConsoleApp:
                 Route("/runs/{run_id}/live", self._page(self._live, fragment=True)),
                 Route("/runs/{run_id}/jobs", self._page(self._jobs)),
                 Route("/runs/{run_id}/jobs/{job_id:path}", self._page(self._job)),
-                Route("/runs/{run_id}/{action}", self._change, methods=["POST"]),
+                Route(
+                    "/runs/{name}/{action}",
+                    self._change(("redrive", "cancel", "resume"), self._act_on_run),
+                    methods=["POST"],
+                ),
+                Route(
+                    "/groups/{name}/{action}",
+                    self._change(("pause", "resume"), self._act_on_group),
+                    methods=["POST"],
+                ),
                 Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
             ],
             exception_handlers={HTTPException: self._http_error},
@@ -245,7 +258,9 @@ class ConsoleApp:
             "message.html", status=503, title="backend failed", backend_error=failure, back=back
         )
 
-    async def _change(self, request: Request) -> Response:
+    async def _guarded_form(self, request: Request) -> Response | dict[str, str]:
+        """A change's form, once its cookie, its own page and its token are checked; or the
+        page that refuses it. Every POST goes through here."""
         refused = self._login(request)
         if refused is not None:
             return refused
@@ -255,18 +270,43 @@ class ConsoleApp:
         form = dict(parse_qsl(body[:_MAX_FORM_BYTES].decode("utf-8", "replace")))
         if not self._valid(form.get("token") or request.headers.get(TOKEN_HEADER)):
             return self._forbidden("a change needs the console's token")
-        run_id = request.path_params["run_id"]
-        action = request.path_params["action"]
-        if action not in ("redrive", "cancel", "resume"):
-            return self._render(
-                "message.html", status=404, title="not found", message=f"no action {action!r}"
-            )
-        return await run_in_threadpool(self._act, run_id, action)
+        return form
 
-    def _act(self, text: str, action: str) -> Response:
+    def _change(
+        self, actions: tuple[str, ...], act: Callable[[str, str, dict[str, str]], Response]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A POST route: guarded, then `act(name, action, form)` for one of `actions`, with
+        the name the path gives (a run's, or a group's)."""
+
+        async def endpoint(request: Request) -> Response:
+            form = await self._guarded_form(request)
+            if isinstance(form, Response):
+                return form
+            name = request.path_params["name"]
+            action = request.path_params["action"]
+            if action not in actions:
+                return self._render(
+                    "message.html", status=404, title="not found", message=f"no action {action!r}"
+                )
+            return await run_in_threadpool(act, name, action, form)
+
+        return endpoint
+
+    def _acting(self, action: str, back: str, act: Callable[[Backend], str]) -> Response:
+        """Open a backend of the change's own, `act` on it, and go where it says; or a page
+        that says why not (with a link `back`)."""
         where: Backend | None = None
         try:
             where = _opened(self.opener, self.backend_name, self.home)
+            return RedirectResponse(act(where), status_code=303, headers=_HEADERS)
+        except Exception as exc:  # noqa: BLE001 - _failed logs what it does not know
+            return self._failed(exc, refused=409, title=f"cannot {action}", back=back)
+        finally:
+            if where is not None:
+                _close_quietly(where)
+
+    def _act_on_run(self, text: str, action: str, form: dict[str, str]) -> Response:
+        def act(where: Backend) -> str:
             hand = RunActions(where.registry, where.ledger, where.publishers, where.timing)
             if action == "redrive":
                 run = hand.redrive(text).run
@@ -274,12 +314,29 @@ class ConsoleApp:
                 run = hand.cancel(text, "cancelled in the console")
             else:
                 run = hand.resume(text).run
-            return RedirectResponse(f"/runs/{run.run_id}", status_code=303, headers=_HEADERS)
-        except Exception as exc:  # noqa: BLE001 - _failed logs what it does not know
-            return self._failed(exc, refused=409, title=f"cannot {action}", back=f"/runs/{text}")
-        finally:
-            if where is not None:
-                _close_quietly(where)
+            return f"/runs/{run.run_id}"
+
+        return self._acting(action, f"/runs/{text}", act)
+
+    def _act_on_group(self, name: str, action: str, form: dict[str, str]) -> Response:
+        clock = SystemClock()
+
+        def act(where: Backend) -> str:
+            if action == "resume":
+                resume_group(name, registry=where.registry)
+                return f"/groups/{name}"
+            until = (form.get("until") or "").strip()
+            pause_group(
+                name,
+                parse_until(until, clock.now()) if until else None,
+                form.get("cancel_running") == "on",
+                registry=where.registry,
+                ledger=where.ledger,
+                clock=clock,
+            )
+            return f"/groups/{name}"
+
+        return self._acting(action, f"/groups/{name}", act)
 
     # -- pages -------------------------------------------------------------------------
     def _groups(self, request: Request, where: Backend) -> Response:

@@ -6,6 +6,7 @@ the manifests of its last versions; no job result is read."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bridge.cli.backend import Backend
@@ -14,8 +15,10 @@ from bridge.domain.controls import Controls
 from bridge.domain.durations import format_duration
 from bridge.domain.groups import GroupManifest
 from bridge.domain.names import NAME_PATTERN
+from bridge.domain.pause import Pause
 from bridge.domain.runs import Run
 from bridge.exceptions import GroupNotFound, NotFound
+from bridge.ports import SystemClock
 
 __all__ = [
     "CHART_RUNS",
@@ -93,9 +96,10 @@ class GroupPage:
     has_next: bool
     chart: dict[str, Any]  # uPlot's columns: opened (epoch s), duration (s), failed
     versions: list[GroupManifest]  # newest first, those that load
+    pause: Pause | None = None  # the pause in force now, if any
 
 
-def group_page(where: Backend, name: str, page: int) -> GroupPage:
+def group_page(where: Backend, name: str, page: int, now: datetime | None = None) -> GroupPage:
     """GroupNotFound for a name that is neither registered nor has runs in the ledger."""
     registered = NAME_PATTERN.fullmatch(name) is not None and name in where.registry.list_groups()
     wanted = max(page * PAGE_SIZE + 1, CHART_RUNS)
@@ -106,7 +110,8 @@ def group_page(where: Backend, name: str, page: int) -> GroupPage:
     )
     if not registered and not newest:
         raise GroupNotFound(f"no group {name!r} is registered or has runs")
-    versions = _versions(where, name) if registered else []
+    head = where.registry.head(name) if registered else None
+    versions = _versions(where, name, head.version) if head is not None else []
     return GroupPage(
         name=name,
         manifest=versions[0] if versions else None,
@@ -115,13 +120,13 @@ def group_page(where: Backend, name: str, page: int) -> GroupPage:
         has_next=len(newest) > page * PAGE_SIZE,
         chart=_durations(newest[:CHART_RUNS]),
         versions=versions,
+        pause=None if head is None else head.paused_at(now or SystemClock().now()),
     )
 
 
-def _versions(where: Backend, name: str) -> list[GroupManifest]:
-    current = where.registry.current_version(name)
+def _versions(where: Backend, name: str, current: int) -> list[GroupManifest]:
     found = []
-    for version in range(current or 0, max(0, (current or 0) - VERSIONS_SHOWN), -1):
+    for version in range(current, max(0, current - VERSIONS_SHOWN), -1):
         try:
             found.append(where.registry.load_manifest(name, version))
         except NotFound:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.domain.deadlines import Timing, run_deadline
+from bridge.domain.groups import not_registered
 from bridge.domain.plan import REDRIVE, root_units
 from bridge.domain.runs import Run, RunState, decide_trigger, skipped_run
 from bridge.domain.triggers import TriggerEvent, derive_run_id, format_time, parse_trigger
@@ -37,7 +38,10 @@ def handle_trigger(
 ) -> TriggerOutcome:
     """Raises InvalidTrigger or GroupNotFound before writing anything."""
     trigger = parse_trigger(event)
-    manifest = registry.load_manifest(trigger.group)
+    head = registry.head(trigger.group)  # one read: the current version and the pause
+    if head is None:
+        raise not_registered(trigger.group)
+    manifest = registry.load_manifest(trigger.group, head.version)
     run_id = derive_run_id(trigger)
     for _ in range(_HEAD_RACE_TRIES):
         existing = ledger.get_run(run_id)
@@ -45,7 +49,7 @@ def handle_trigger(
             return _resume_duplicate(existing, registry, ledger, publishers)
         previous = ledger.latest_run(trigger.group)
         now = clock.now()
-        decision = decide_trigger(trigger, manifest.controls, previous, now)
+        decision = decide_trigger(trigger, manifest.controls, previous, now, head.pause)
         run = Run(
             run_id=run_id,
             group=trigger.group,
