@@ -15,6 +15,7 @@ from bridge.domain.deadlines import Timing
 from bridge.domain.plan import PublisherUnit
 from bridge.domain.results import destination_record, parse_destination_record
 from bridge.domain.runs import RunState
+from bridge.domain.schedules import Schedule
 from bridge.domain.tally import Tally
 from bridge.domain.triggers import TriggerEvent
 from bridge.exceptions import GroupNotFound, InvalidInput, InvalidTrigger
@@ -47,7 +48,11 @@ class World:
         self.sequence = 0
 
     def register(
-        self, lists: dict[str, int], controls: Controls | None = None, group: str = "g"
+        self,
+        lists: dict[str, int],
+        controls: Controls | None = None,
+        group: str = "g",
+        schedule: Schedule | None = None,
     ) -> None:
         sources = []
         for name, count in lists.items():
@@ -61,6 +66,7 @@ class World:
             registry=self.registry,
             clock=self.clock,
             check_target=lambda target, controls: None,
+            schedule=schedule,
         )
 
     def event(

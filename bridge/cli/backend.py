@@ -86,13 +86,19 @@ class Backend:
         return commands
 
     def send(
-        self, group: str, when: datetime | None, note: str, *, signed: bool = False
+        self,
+        group: str,
+        when: datetime | None,
+        note: str,
+        *,
+        signed: bool = False,
+        source: str = "cli",
     ) -> TriggerReply:
         if self.name == "local":
-            return send_local(self.trigger_request(group, when, "cli", note))
+            return send_local(self.trigger_request(group, when, source, note))
         self.registry.load_manifest(group)  # S3 accepts any key: say "unknown group" here
         # S3 does not say which run a PUT opened; a unique source lets us find it.
-        source = f"cli/{uuid.uuid4().hex[:12]}"
+        source = f"{source}/{uuid.uuid4().hex[:12]}"
         request = self.trigger_request(group, when, source, note)
         if signed:
             assert self.signed_put is not None
