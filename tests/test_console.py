@@ -13,16 +13,20 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from bridge.cli.app import run_app
 from bridge.cli.backend import Backend, open_backend
+from bridge.domain.pause import Pause
 from bridge.domain.runs import Run, RunState
+from bridge.domain.schedules import parse_schedule
 from bridge.exceptions import Unavailable
 from bridge.local.home import Home
 from bridge.local.ledger import SqliteLedger
@@ -176,6 +180,34 @@ def test_the_console_package_exports_what_its_users_need() -> None:
 
 
 # -- pages ------------------------------------------------------------------------------
+
+
+def test_groups_show_their_schedule_next_slot_and_pause(
+    home: Home, consoles: Callable[..., Console]
+) -> None:
+    registry = FileRegistry(home.state_dir)
+    schedule = parse_schedule("0 3 * * *", "Europe/London")
+    register(registry, "s", {"a": 2}, schedule=schedule)
+    register(registry, "u", {"a": 2})
+    registry.set_pause("s", Pause(since=datetime(2026, 1, 1, tzinfo=UTC)))
+    client = browser(consoles(home))
+
+    groups = page(client, "/")
+    (scheduled,) = groups.by_id("groups").find_all("tr", data_group="s")
+    (cell,) = scheduled.find_all("td", class_="schedule")
+    assert "0 3 * * *" in cell.text and "Europe/London" in cell.text
+    assert "paused since 2026-01-01" in cell.text
+    (upcoming,) = scheduled.find_all("td", class_="next-slot")
+    slot = datetime.fromisoformat(upcoming.text.strip())
+    assert slot > datetime.now(UTC) and slot.astimezone(ZoneInfo("Europe/London")).hour == 3
+    (plain,) = groups.by_id("groups").find_all("tr", data_group="u")
+    assert plain.find_all("td", class_="schedule")[0].text.strip() == "none"
+    assert plain.find_all("td", class_="next-slot")[0].text.strip() == ""
+
+    group = page(client, "/groups/s")
+    assert "0 3 * * *" in group.by_id("group-schedule").text
+    assert upcoming.text.strip() in group.by_id("group-schedule").text
+    assert group.has_id("group-paused")
 
 
 def test_a_group_page_lists_its_runs_newest_first_fifty_a_page(

@@ -73,18 +73,37 @@ class GroupRow:
     name: str
     manifest: GroupManifest | None  # None: its current version does not load
     latest: Run | None
+    pause: Pause | None = None  # the pause in force now, if any
+    next_slot: datetime | None = None  # its schedule's next slot, if it has a schedule
 
 
-def group_rows(where: Backend) -> list[GroupRow]:
+def group_rows(where: Backend, now: datetime | None = None) -> list[GroupRow]:
+    moment = now or SystemClock().now()
     rows = []
     for name in sorted(where.registry.list_groups()):
         try:
             manifest: GroupManifest | None = where.registry.load_manifest(name)
         except NotFound:
             manifest = None
+        head = where.registry.head(name)
         latest = where.ledger.latest_run(name)
-        rows.append(GroupRow(name, manifest, None if latest is None else shown(latest)))
+        rows.append(
+            GroupRow(
+                name,
+                manifest,
+                None if latest is None else shown(latest),
+                pause=None if head is None else head.paused_at(moment),
+                next_slot=next_slot(manifest, moment),
+            )
+        )
     return rows
+
+
+def next_slot(manifest: GroupManifest | None, now: datetime) -> datetime | None:
+    """The next slot of the group's schedule after `now`; None without a schedule."""
+    if manifest is None or manifest.schedule is None:
+        return None
+    return manifest.schedule.next_slot(now)
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,7 @@ class GroupPage:
     chart: dict[str, Any]  # uPlot's columns: opened (epoch s), duration (s), failed
     versions: list[GroupManifest]  # newest first, those that load
     pause: Pause | None = None  # the pause in force now, if any
+    next_slot: datetime | None = None  # its schedule's next slot, if it has a schedule
 
 
 def group_page(where: Backend, name: str, page: int, now: datetime | None = None) -> GroupPage:
@@ -112,15 +132,17 @@ def group_page(where: Backend, name: str, page: int, now: datetime | None = None
         raise GroupNotFound(f"no group {name!r} is registered or has runs")
     head = where.registry.head(name) if registered else None
     versions = _versions(where, name, head.version) if head is not None else []
+    moment = now or SystemClock().now()
     return GroupPage(
         name=name,
         manifest=versions[0] if versions else None,
+        next_slot=next_slot(versions[0] if versions else None, moment),
         runs=newest[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
         page=page,
         has_next=len(newest) > page * PAGE_SIZE,
         chart=_durations(newest[:CHART_RUNS]),
         versions=versions,
-        pause=None if head is None else head.paused_at(now or SystemClock().now()),
+        pause=None if head is None else head.paused_at(moment),
     )
 
 

@@ -12,6 +12,7 @@ from bridge.domain.controls import Controls, Overlap
 from bridge.domain.groups import GroupManifest
 from bridge.domain.results import JobRef, JobResult, JobStatus
 from bridge.domain.runs import Run, RunState
+from bridge.domain.schedules import Schedule
 from bridge.domain.tally import Tally
 from bridge.domain.triggers import format_time
 from bridge.local.ledger import SqliteLedger
@@ -25,7 +26,9 @@ __all__ = ["failing_every", "many_runs", "register", "run_with_results"]
 ECHO = "python:publishers.examples:echo"
 
 
-def register(registry: FileRegistry, group: str, lists: dict[str, int]) -> GroupManifest:
+def register(
+    registry: FileRegistry, group: str, lists: dict[str, int], schedule: Schedule | None = None
+) -> GroupManifest:
     """Register `group` with lists of `lists[name]` jobs each, ids NAME-00000 on."""
 
     def lines(name: str, count: int) -> Callable[[], list[str]]:
@@ -41,6 +44,7 @@ def register(registry: FileRegistry, group: str, lists: dict[str, int]) -> Group
         registry=registry,
         clock=SystemClock(),
         check_target=lambda target, controls: None,
+        schedule=schedule,
     )
 
 
