@@ -11,6 +11,7 @@ drops it; its ledger is SQLite. It is a fresh process per figure, so its peak RS
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import resource
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ class _Inline:
     def __init__(self) -> None:
         self.pending: list[Any] = []
 
-    def invoke_publishers(self, units: Sequence[Any]) -> None:
+    def invoke_publishers(self, units: Sequence[Any], delay: float = 0.0) -> None:
         self.pending.extend(units)
 
 
@@ -126,10 +127,12 @@ def _write_list(path: Path, jobs: int) -> None:
             handle.write(f'{{"id": "job-{i:07d}", "payload": {{"n": {i}, "region": "eu"}}}}\n')
 
 
-def measure() -> dict[str, Any]:
+@contextlib.contextmanager
+def moto_environment() -> Iterator[dict[str, str]]:
+    """A moto server on a free loopback port, and os.environ pointing boto3 at it while
+    inside (restored after); yields that environment, for child processes."""
     from moto.server import ThreadedMotoServer
 
-    results: dict[str, Any] = {"local": {}, "s3": {}}
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -144,6 +147,16 @@ def measure() -> dict[str, Any]:
     saved = dict(os.environ)
     os.environ.update(env)
     try:
+        yield env
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        moto.stop()
+
+
+def measure() -> dict[str, Any]:
+    results: dict[str, Any] = {"local": {}, "s3": {}}
+    with moto_environment() as env:
         import boto3
 
         boto3.client("s3").create_bucket(Bucket="bench-state")
@@ -175,10 +188,6 @@ def measure() -> dict[str, Any]:
                         raise RuntimeError(f"sent {figures['jobs_sent']} of {jobs} jobs")
                     results[source][str(jobs)] = figures
                 listing.unlink()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        moto.stop()
     return {
         "publisher_peak_rss_mb": {
             size: max(results[source][size]["peak_rss_mb"] for source in results)

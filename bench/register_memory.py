@@ -13,8 +13,6 @@ the issue that asked for this (a group's lists replaced by bigger ones).
 from __future__ import annotations
 
 import json
-import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.publisher_memory import _peak_kb, _registry, _write_list
+from bench.publisher_memory import _peak_kb, _registry, _write_list, moto_environment
 
 COMMAND = "python -m bench.register_memory"
 SIZES = (100_000, 1_000_000)
@@ -76,23 +74,8 @@ def _child(source: str, home: Path, listing: Path, env: dict[str, str]) -> dict[
 
 
 def measure() -> dict[str, Any]:
-    from moto.server import ThreadedMotoServer
-
     results: dict[str, Any] = {"local": {}, "s3": {}}
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
+    with moto_environment() as env:
         import boto3
 
         s3 = boto3.client("s3")
@@ -114,10 +97,6 @@ def measure() -> dict[str, Any]:
                     if source == "s3":
                         _empty_bucket(s3, "bench-state")
                 listing.unlink()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        moto.stop()
     return {
         "register_peak_rss_mb": {
             size: max(results[source][size]["peak_rss_mb"] for source in results)

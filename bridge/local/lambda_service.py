@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,19 +162,23 @@ class LocalLambda:
 
     def invoke_async(self, name: str, event: Any) -> str:
         """Queue an invocation; its request id. NotFound if no such function."""
-        self._function(name)
-        invocation = _Invocation(function=name, event=event)
-        with self._lock:
-            if self._closed:
-                raise NotFound("the local Lambda service is shut down")
-            self._outstanding += 1
-            self.stats.invoked += 1
+        with self._accepted(name, event) as invocation:
             self._admit(invocation)
         return invocation.request_id
 
     def invoke_async_later(self, name: str, event: Any, delay: float) -> str:
         """Queue an invocation that becomes runnable `delay` seconds from now, as an SQS
         message with a delay would; its request id."""
+        with self._accepted(name, event) as invocation:
+            due = self._clock.monotonic() + delay
+            heapq.heappush(self._delayed, (due, next(self._order), invocation))
+            self._lock.notify_all()
+        return invocation.request_id
+
+    @contextlib.contextmanager
+    def _accepted(self, name: str, event: Any) -> Iterator[_Invocation]:
+        """A new invocation of `name`, counted, with the lock held while inside.
+        NotFound if there is no such function or the service is shut down."""
         self._function(name)
         invocation = _Invocation(function=name, event=event)
         with self._lock:
@@ -182,10 +186,7 @@ class LocalLambda:
                 raise NotFound("the local Lambda service is shut down")
             self._outstanding += 1
             self.stats.invoked += 1
-            due = self._clock.monotonic() + delay
-            heapq.heappush(self._delayed, (due, next(self._order), invocation))
-            self._lock.notify_all()
-        return invocation.request_id
+            yield invocation
 
     def invoke_sync(self, name: str, event: Any) -> tuple[bool, Any]:
         """Run one attempt now, in this thread (`RequestResponse`): whether it succeeded,
