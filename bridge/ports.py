@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bridge.domain.alerts import Alert
 from bridge.domain.chunks import ResultChunk
+from bridge.domain.events import PendingEvent, RunEvent
 from bridge.domain.groups import GroupManifest, Job, VersionClaim
 from bridge.domain.pause import GroupHead, Pause
 from bridge.domain.plan import PublisherUnit
@@ -100,7 +102,24 @@ class Registry(Protocol):
         ...
 
     def list_groups(self) -> list[str]: ...
+    def heads(self) -> dict[str, GroupHead]:
+        """Every registered group's head, in one pass over the registry."""
+        ...
+
     def delete_group(self, group: str) -> None: ...
+
+    # -- alert rules (bridge.domain.alerts): alerts/<id>.json ---------------------------
+    def put_alert(self, alert: Alert) -> None:
+        """Store a new alert rule; Conflict if its id is taken (never overwrites)."""
+        ...
+
+    def list_alerts(self) -> list[Alert]:
+        """Every alert rule, by id."""
+        ...
+
+    def delete_alert(self, alert_id: str) -> None:
+        """Remove an alert rule; AlertNotFound if there is none by that id."""
+        ...
 
 
 OpenOutcome = str  # "opened" | "duplicate"; Conflict is raised when the group's head moved
@@ -132,15 +151,42 @@ class Ledger(Protocol):
         """The group's last opened run (the one overlap and min_interval look at)."""
         ...
 
-    def open_run(self, run: Run, *, previous: str | None, cancel: str | None) -> OpenOutcome:
-        """Insert a running run and make it the group's latest, all or nothing.
+    def open_run(
+        self,
+        run: Run,
+        *,
+        previous: str | None,
+        cancel: str | None,
+        over_missed: bool = False,
+        events: Sequence[RunEvent] = (),
+    ) -> OpenOutcome:
+        """Insert a running run and make it the group's latest, with `events`, all or
+        nothing.
 
-        "duplicate" if the run id exists; Conflict if the group's latest run is no
-        longer `previous`. `cancel` names a running run the new one replaces.
+        "duplicate" if the run id exists (with `over_missed`: unless it is a `missed`
+        run, which the new one replaces: a late trigger); Conflict if the group's latest
+        run is no longer `previous`. `cancel` names a running run the new one replaces.
         """
         ...
 
-    def record_skip(self, run: Run) -> OpenOutcome: ...
+    def record_skip(self, run: Run, *, over_missed: bool = False) -> OpenOutcome:
+        """Insert a skipped run; "duplicate" if the run id exists (unless `over_missed`
+        and it is a `missed` run, which the skipped one replaces)."""
+        ...
+
+    def record_missed(self, run: Run, events: Sequence[RunEvent] = ()) -> OpenOutcome:
+        """Insert a `missed` run (a slot no trigger came for) with its events, all or
+        nothing; "duplicate" if the run id exists. It never becomes the group's latest."""
+        ...
+
+    def slots_checked(self, group: str) -> datetime | None:
+        """Up to which slot time the group's schedule was checked for missed slots."""
+        ...
+
+    def set_slots_checked(self, group: str, upto: datetime) -> None:
+        """Move the mark forward (never back)."""
+        ...
+
     def mark_launched(self, run_id: str, attempt: int) -> None: ...
     def list_runs(self, group: str | None, limit: int) -> list[Run]: ...
     def open_runs(self) -> list[Run]:
@@ -170,9 +216,33 @@ class Ledger(Protocol):
         ...
 
     def finish_run(
-        self, run_id: str, attempt: int, state: RunState, tally: Tally, at: datetime
+        self,
+        run_id: str,
+        attempt: int,
+        state: RunState,
+        tally: Tally,
+        at: datetime,
+        events: Sequence[RunEvent] = (),
     ) -> bool:
-        """Running (at `attempt`) -> `state` with exact counts; False if someone else did."""
+        """Running (at `attempt`) -> `state` with exact counts, and `events` noted, all or
+        nothing; False if someone else did."""
+        ...
+
+    # -- events (bridge.domain.events) -------------------------------------------------
+    def note_event(self, event: RunEvent) -> bool:
+        """Keep the event for delivery, once per key; True if it is new."""
+        ...
+
+    def pending_events(self, now: datetime, limit: int) -> list[PendingEvent]:
+        """Events not yet delivered whose next try is due, oldest first."""
+        ...
+
+    def retry_event(self, pending: PendingEvent) -> None:
+        """Store its tries, next try, targets left and last error."""
+        ...
+
+    def drop_event(self, event: RunEvent) -> None:
+        """Delivered (or given up): out of the outbox; its key stays taken."""
         ...
 
     # -- parts and send sets -----------------------------------------------------------

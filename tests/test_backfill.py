@@ -5,7 +5,6 @@ be asserted without timing anything."""
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,10 +17,9 @@ from bridge.domain.pause import Pause
 from bridge.domain.runs import Run, RunState
 from bridge.domain.schedules import parse_schedule
 from bridge.domain.tally import Tally
-from bridge.domain.triggers import format_time
+from bridge.domain.triggers import format_time, slot_run_id
 from bridge.exceptions import GroupNotFound, InvalidInput
 from bridge.local.home import Home
-from bridge.local.ledger import SqliteLedger
 from bridge.usecases.backfill import (
     MAX_SLOTS_WITHOUT_LIMIT,
     BackfillPlan,
@@ -29,7 +27,6 @@ from bridge.usecases.backfill import (
     SlotAnswer,
     plan_backfill,
     run_backfill,
-    slot_run_id,
 )
 from tests.conftest import FakeClock
 from tests.test_usecases import World as UsecaseWorld
@@ -263,27 +260,11 @@ def test_a_bad_window_or_limit_is_refused(
         world.plan(start, end, limit)
 
 
-class _Later(enum.StrEnum):
-    """RunState once item 2 of issue 13 gives it the record of a missed slot."""
-
-    MISSED = "missed"
-
-
-def test_a_slot_with_only_a_missed_record_is_fired(world: World, home: Home) -> None:
+def test_a_slot_with_only_a_missed_record_is_fired(world: World) -> None:
     world.register_hourly(Overlap.ALLOW)
-    missed = Run("g.20261122T030000Z", "g", 1, _Later.MISSED, 2, at(3), at(3, 5))  # type: ignore[arg-type]
-
-    class MissedAtThree(SqliteLedger):
-        def get_run(self, run_id: str) -> Run | None:
-            return missed if run_id == missed.run_id else super().get_run(run_id)
-
-    ledger = MissedAtThree(home.ledger_path)
-    try:
-        plan = plan_backfill(
-            "g", at(3), at(4), registry=world.registry, ledger=ledger, clock=world.clock
-        )
-    finally:
-        ledger.close()
+    missed = Run("g.20261122T030000Z", "g", 1, RunState.MISSED, 2, at(3), at(3, 5))
+    assert world.ledger.record_missed(missed) == "opened"
+    plan = world.plan(at(3), at(4))
     assert [s.slot for s in plan.to_fire] == [at(3), at(4)]
 
 

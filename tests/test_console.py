@@ -210,6 +210,56 @@ def test_groups_show_their_schedule_next_slot_and_pause(
     assert group.has_id("group-paused")
 
 
+def test_missed_and_late_runs_are_shown_as_such(
+    home: Home, consoles: Callable[..., Console]
+) -> None:
+    registry = FileRegistry(home.state_dir)
+    register(registry, "s", {"a": 2}, schedule=parse_schedule("0 * * * *"))
+    slot = datetime(2026, 11, 22, 3, tzinfo=UTC)
+    missed = Run(
+        "s.20261122T030000Z",
+        "s",
+        1,
+        RunState.MISSED,
+        2,
+        slot,
+        slot,
+        scheduled=True,
+        reason="no trigger came within slot_tolerance 5m",
+        finished_at=slot,
+    )
+    later = slot.replace(hour=4)
+    late = Run(
+        "s.20261122T040000Z",
+        "s",
+        1,
+        RunState.RUNNING,
+        2,
+        later,
+        later,
+        scheduled=True,
+        reason="late: triggered 1h 2m after its slot (slot_tolerance 5m)",
+    )
+    ledger = SqliteLedger(home.ledger_path)
+    try:
+        ledger.record_missed(missed)
+        ledger.open_run(late, previous=None, cancel=None)
+    finally:
+        ledger.close()
+    client = browser(consoles(home))
+    group = page(client, "/groups/s")
+    labels = {
+        s.text.strip()
+        for s in group.find_all("span")
+        if "state" in (s.attrs.get("class") or "").split()
+    }
+    assert {"missed", "running (late)"} <= labels
+    run = page(client, f"/runs/{missed.run_id}")
+    assert run.by_id("run-state").text.strip() == "missed"
+    assert "no trigger came within slot_tolerance 5m" in run.text
+    assert not run.find_all("button", name="action", value="redrive")
+
+
 def test_a_group_page_lists_its_runs_newest_first_fifty_a_page(
     home: Home, consoles: Callable[..., Console]
 ) -> None:

@@ -3,6 +3,7 @@
     groups/<group>/current.json                      {"version": N, "paused": ...}
     groups/<group>/v<N>/group.json                   the manifest (immutable)
     groups/<group>/v<N>/lists/<list>/part-<k>.jsonl  at most 1,000 jobs each
+    alerts/<id>.json                                 an alert rule (bridge.domain.alerts)
 
 A version is claimed by writing its `group.json` with `If-None-Match: *` (a claim:
 who and when), the manifest replaces the claim once every part is written, and
@@ -11,17 +12,21 @@ registrations never share a version and `current` never moves from under someone
 claim left by a killed registration is never read; the next registration takes the
 next number. A group's pause lives in `current.json` too (bridge.domain.pause): the
 dispatcher reads it in the GetObject of the pointer it makes anyway, and its role needs
-no other grant.
+no other grant. An alert rule is created with `If-None-Match: *` too, so an id is never
+reused over another rule; a webhook's rule holds its signing secret, as the bucket holds
+everything else: private, encrypted at rest.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bridge.domain.alerts import Alert, AlertNotFound, validate_alert_id
 from bridge.domain.groups import (
     GroupManifest,
     Job,
@@ -36,6 +41,8 @@ from bridge.domain.pause import GroupHead, Pause, decode_head, encode_head
 from bridge.exceptions import Conflict, GroupNotFound
 
 __all__ = ["S3Registry"]
+
+log = logging.getLogger("cronbridge.registry")
 
 _DELETE_BATCH = 1000
 
@@ -158,15 +165,19 @@ class S3Registry:
             raise
 
     def list_groups(self) -> list[str]:
-        groups = []
+        return sorted(self.heads())
+
+    def heads(self) -> dict[str, GroupHead]:
+        heads = {}
         for page in self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix="groups/", Delimiter="/"
         ):
             for prefix in page.get("CommonPrefixes", []):
                 name = prefix["Prefix"][len("groups/") : -1]
-                if self._current(name) is not None:
-                    groups.append(name)
-        return sorted(groups)
+                current = self._current(name)
+                if current is not None:
+                    heads[name] = current[0]
+        return heads
 
     def delete_group(self, group: str) -> None:
         if self._current(group) is None:
@@ -174,6 +185,46 @@ class S3Registry:
         # The pointer first: from this instant the group is gone for triggers.
         self._s3.delete_object(Bucket=self.bucket, Key=f"{_prefix(group)}current.json")
         self._delete(self._keys(_prefix(group)))
+
+    def put_alert(self, alert: Alert) -> None:
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=_alert_key(alert.id),
+                Body=json.dumps(alert.to_dict(with_secret=True), indent=2).encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise Conflict(f"an alert with id {alert.id} exists already") from None
+            raise
+
+    def list_alerts(self) -> list[Alert]:
+        alerts = []
+        for key in sorted(self._keys(_ALERTS)):
+            if not key.endswith(".json"):
+                continue
+            body = self._get(key)
+            if body is None:  # removed meanwhile
+                continue
+            try:
+                alerts.append(Alert.from_dict(json.loads(body)))
+            except (ValueError, KeyError, TypeError):
+                log.warning("unreadable alert rule skipped", extra={"key": key})
+        return alerts
+
+    def delete_alert(self, alert_id: str) -> None:
+        key = _alert_key(alert_id)
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+                raise AlertNotFound(
+                    f"no alert {alert_id} is set", hint="see `cronbridge alerts list`"
+                ) from None
+            raise
+        self._s3.delete_object(Bucket=self.bucket, Key=key)
 
     def _keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
@@ -219,6 +270,13 @@ class S3Registry:
                 return None
             raise
         return bytes(response["Body"].read())
+
+
+_ALERTS = "alerts/"
+
+
+def _alert_key(alert_id: str) -> str:
+    return f"{_ALERTS}{validate_alert_id(alert_id)}.json"
 
 
 def _prefix(group: str) -> str:

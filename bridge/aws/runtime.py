@@ -5,8 +5,9 @@ Terraform sets `CRONBRIDGE_STATE_BUCKET`, `CRONBRIDGE_TRIGGER_BUCKET`,
 `CRONBRIDGE_EVENT_AGE_SECONDS` (the workers' maximum event age, 6 hours by default) and
 `CRONBRIDGE_RECORDING_DELAY_SECONDS` (the results queue's batching window plus its
 visibility timeout) and `CRONBRIDGE_PACING_QUEUE` (where a paced run's lanes wait
-between wakes); boto3 itself reads `AWS_REGION` and `AWS_ENDPOINT_URL` (and
-per-service `AWS_ENDPOINT_URL_<SERVICE>`).
+between wakes), and on the sweeper `CRONBRIDGE_CONSOLE_URL` (where alerts link to a
+run: `cronbridge ui`'s address, http://127.0.0.1:8790 by default); boto3 itself reads
+`AWS_REGION` and `AWS_ENDPOINT_URL` (and per-service `AWS_ENDPOINT_URL_<SERVICE>`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bridge.domain.groups import GroupManifest
 from bridge.domain.results import JobResult, JobStatus, parse_envelope
 from bridge.exceptions import InvalidInput, InvalidTarget, Unavailable
 from bridge.ports import Clock, JobSink, Ledger, PublisherInvoker, Registry, SystemClock
+from bridge.usecases.alerts import Senders, SnsSender
 from bridge.usecases.record import record_results
 from publishers.delivery import (
     AsyncInvoker,
@@ -41,6 +43,9 @@ from publishers.invoke import EventInvokeClient
 from publishers.targets import parse_target
 
 __all__ = ["ENVIRONMENT", "AwsRuntime", "AwsSettings"]
+
+#: `cronbridge ui`'s default address; the Terraform module's console_url says the same
+DEFAULT_CONSOLE_URL = "http://127.0.0.1:8790"
 
 ENVIRONMENT = {
     "state_bucket": "CRONBRIDGE_STATE_BUCKET",
@@ -60,6 +65,8 @@ class AwsSettings:
     event_age: float = LAMBDA_EVENT_AGE
     recording_delay: float = Timing.recording_delay
     pacing_queue: str | None = None  # a paced lane's next wake waits here
+    #: where alerts link to a run: the address `cronbridge ui` serves on
+    console_url: str = DEFAULT_CONSOLE_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AwsSettings:
@@ -79,6 +86,7 @@ class AwsSettings:
                 env, "CRONBRIDGE_RECORDING_DELAY_SECONDS", Timing.recording_delay
             ),
             pacing_queue=env.get("CRONBRIDGE_PACING_QUEUE") or None,
+            console_url=env.get("CRONBRIDGE_CONSOLE_URL") or DEFAULT_CONSOLE_URL,
         )
 
     @property
@@ -86,7 +94,8 @@ class AwsSettings:
         return Timing(event_age=self.event_age, recording_delay=self.recording_delay)
 
     def to_env(self) -> dict[str, str]:
-        return {var: getattr(self, name) for name, var in ENVIRONMENT.items()}
+        env = {var: getattr(self, name) for name, var in ENVIRONMENT.items()}
+        return {**env, "CRONBRIDGE_CONSOLE_URL": self.console_url}
 
 
 @dataclass
@@ -117,6 +126,10 @@ class AwsRuntime:
             pacing_queue=self.settings.pacing_queue,
         )
         self.payloads = PayloadStore(self.s3, self.settings.state_bucket)
+        # Alerts: webhooks over HTTP, SNS through a client of the topic's region.
+        self.alert_senders = Senders(
+            sns=SnsSender(lambda region: session.client("sns", region_name=region, config=config))
+        )
 
     def _pacing_client(self) -> Any:
         if self._sqs is None:

@@ -9,6 +9,7 @@ from bridge.cli import local as local  # isort: skip
 from bridge.cli import groups as groups  # isort: skip
 from bridge.cli import runs as runs  # isort: skip
 from bridge.cli import backfill as backfill  # isort: skip
+from bridge.cli import alerts as alerts  # isort: skip
 from bridge.cli import ui as ui  # isort: skip
 from bridge.cli import cost as cost  # isort: skip
 from bridge.cli import aws as aws  # isort: skip

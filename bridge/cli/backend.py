@@ -124,6 +124,8 @@ class Backend:
         while time.monotonic() < end:
             candidates = [self.ledger.get_run(slot)] if slot else self.ledger.list_runs(group, 20)
             for run in candidates:
+                if run is not None and run.state is RunState.MISSED:
+                    continue  # the dispatcher has yet to open it, late, or turn it away
                 if run is not None and (slot or run.source == source):
                     if run.source != source:
                         return TriggerReply("duplicate", run.run_id, "run exists")

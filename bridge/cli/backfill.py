@@ -11,7 +11,7 @@ import typer
 
 from bridge.cli.app import app, backend, err_console, out, print_json
 from bridge.cli.progress import watch_run
-from bridge.domain.triggers import format_time, parse_time
+from bridge.domain.triggers import BACKFILL_SOURCE, format_time, parse_time
 from bridge.ports import SystemClock
 from bridge.usecases.backfill import (
     BackfillPlan,
@@ -23,9 +23,6 @@ from bridge.usecases.backfill import (
 )
 
 __all__ = ["backfill"]
-
-#: the source a backfilled run records (`runs show` says it)
-BACKFILL_SOURCE = "backfill"
 
 
 @app.command()

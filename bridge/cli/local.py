@@ -129,6 +129,7 @@ def _serve(
     out.print("curl      `cronbridge curl GROUP` prints the command that fires GROUP", markup=False)
     console = None if ui_port is None else start_serve_console(the_home, ui_port, warn=err_console)
     if console is not None:
+        runtime.console_url = console.url  # what alerts link to
         out.print(f"console: {console.login_url}", markup=False)
     sys.stdout.flush()  # whoever reads our output through a pipe learns the port now
     try:

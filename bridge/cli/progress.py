@@ -133,8 +133,8 @@ def shown(run: Run) -> Run:
 
 
 def summary_line(run: Run) -> str:
-    if run.state is RunState.SKIPPED:
-        return f"run {run.run_id} skipped: {run.reason}"
+    if run.state.never_ran:
+        return f"run {run.run_id} {run.state}: {run.reason}"
     elapsed = ""
     if run.finished_at is not None:
         seconds = (run.finished_at - run.opened_at).total_seconds()

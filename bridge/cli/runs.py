@@ -84,13 +84,15 @@ def list_runs(
     table.add_column("run", no_wrap=True, overflow="fold")
     table.add_column("state", overflow="fold")
     table.add_column("succeeded / failed / lost of total", justify="right", overflow="fold")
+    table.add_column("slot (UTC)", overflow="fold")
     table.add_column("opened (UTC)", overflow="fold")
     for run in found:
         table.add_row(
             run.run_id,
             run.state_label,
             f"{run.succeeded:,} / {run.failed:,} / {run.lost:,} of {run.total:,}",
-            run.opened_at.strftime("%Y-%m-%d %H:%M:%S"),
+            run.slot_time.strftime("%Y-%m-%d %H:%M:%S") if run.scheduled else "-",
+            "-" if run.state is RunState.MISSED else run.opened_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
     out.print(table)
 

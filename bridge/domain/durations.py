@@ -6,7 +6,7 @@ import re
 
 from bridge.exceptions import InvalidInput
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["describe_span", "format_duration", "parse_duration"]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -41,3 +41,17 @@ def format_duration(seconds: float) -> str:
     if minutes % 60:
         return f"{minutes}m"
     return f"{minutes // 60}h"
+
+
+def describe_span(seconds: float) -> str:
+    """A span as a person reads it, in its largest unit and the next: "2h 3m", "1d 4h",
+    "45s" (what is smaller is left out)."""
+    left = max(0, round(seconds))
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    first = next(i for i, (_, size) in enumerate(units) if left >= size or size == 1)
+    parts = []
+    for unit, size in units[first : first + 2]:
+        if left // size:
+            parts.append(f"{left // size}{unit}")
+        left %= size
+    return " ".join(parts) or "0s"

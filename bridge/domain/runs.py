@@ -14,6 +14,7 @@ from bridge.domain.tolerance import NO_TOLERANCE, Tolerance
 from bridge.domain.triggers import Trigger, format_time
 
 __all__ = [
+    "LATE_PREFIX",
     "Decision",
     "Progress",
     "Run",
@@ -25,16 +26,26 @@ __all__ = [
 ]
 
 
+#: how the reason of a run opened after its slot tolerance begins
+LATE_PREFIX = "late: triggered"
+
+
 class RunState(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"  # by hand, or replaced by a newer run (overlap=replace)
     SKIPPED = "skipped"  # a trigger the controls turned away; recorded, never ran
+    MISSED = "missed"  # a slot of the group's schedule no trigger came for (in time)
 
     @property
     def finished(self) -> bool:
         return self is not RunState.RUNNING
+
+    @property
+    def never_ran(self) -> bool:
+        """Skipped or missed: no job of it was ever sent, it has no results."""
+        return self in (RunState.SKIPPED, RunState.MISSED)
 
 
 # A failed run goes back to running when its failed jobs are redriven (so does a run
@@ -45,6 +56,8 @@ _TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.SUCCEEDED: frozenset({RunState.RUNNING}),
     RunState.CANCELLED: frozenset({RunState.RUNNING}),
     RunState.SKIPPED: frozenset(),
+    # A trigger that comes for a missed slot after all opens it late, or is turned away.
+    RunState.MISSED: frozenset({RunState.RUNNING, RunState.SKIPPED}),
 }
 
 
@@ -90,13 +103,21 @@ class Run:
         )
 
     @property
+    def late(self) -> bool:
+        """Opened for a slot after its slot tolerance (bridge.usecases.dispatch.lateness)."""
+        return self.reason.startswith(LATE_PREFIX) and not self.state.never_ran
+
+    @property
     def state_label(self) -> str:
         """Its state as a person reads it: a succeeded run names the failures it tolerated,
-        e.g. "succeeded (3 failed, 1 lost, tolerated)"."""
-        if self.state is not RunState.SUCCEEDED or not self.failed + self.lost:
-            return self.state.value
-        bad = [f"{n:,} {what}" for n, what in ((self.failed, "failed"), (self.lost, "lost")) if n]
-        return f"{self.state} ({', '.join(bad)}, tolerated)"
+        e.g. "succeeded (3 failed, 1 lost, tolerated)"; a late run says so."""
+        notes = ["late"] if self.late else []
+        if self.state is RunState.SUCCEEDED and self.failed + self.lost:
+            notes = [
+                f"{n:,} {what}" for n, what in ((self.failed, "failed"), (self.lost, "lost")) if n
+            ]
+            notes += ["tolerated", "late"] if self.late else ["tolerated"]
+        return f"{self.state} ({', '.join(notes)})" if notes else self.state.value
 
     def with_progress(self, progress: Progress) -> Run:
         """A run as shown: dispatched from its progress, and while it is not final,
@@ -189,11 +210,16 @@ def decide_trigger(
 ) -> Decision:
     """Apply the group's pause, max_lateness, min_interval and overlap to a trigger, given
     the group's last run. A pause is asked about the trigger's arrival (`now`): once its
-    `until` has passed, it turns nothing away."""
+    `until` has passed, it turns nothing away. max_lateness does not apply to a backfill's
+    triggers (they are late on purpose)."""
     if pause is not None and pause.covers(now):
         return Decision(open=False, reason=PAUSED)
     slot = trigger.slot_time
-    if controls.max_lateness is not None and trigger.body.scheduled_time is not None:
+    if (
+        controls.max_lateness is not None
+        and trigger.body.scheduled_time is not None
+        and not trigger.backfill
+    ):
         late = (now - slot).total_seconds()
         if late > controls.max_lateness:
             return Decision(

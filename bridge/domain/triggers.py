@@ -14,6 +14,7 @@ from bridge.domain.names import NAME_PATTERN
 from bridge.exceptions import InvalidInput, InvalidTrigger
 
 __all__ = [
+    "BACKFILL_SOURCE",
     "MAX_BODY_BYTES",
     "TRIGGER_PREFIX",
     "Trigger",
@@ -27,9 +28,13 @@ __all__ = [
     "parse_trigger",
     "parse_trigger_body",
     "parse_trigger_key",
+    "slot_run_id",
 ]
 
 TRIGGER_PREFIX = "triggers/"
+#: the source `cronbridge backfill` fires slots with: a deliberate late firing, which
+#: max_lateness does not turn away and which is not reported late
+BACKFILL_SOURCE = "backfill"
 MAX_BODY_BYTES = 4096
 _MAX_TEXT = 256
 _RUN_SEPARATOR = "."
@@ -69,6 +74,10 @@ class Trigger:
     def slot_time(self) -> datetime:
         """The time the trigger stands for: its scheduled time, else when it arrived."""
         return self.body.scheduled_time or self.event_time
+
+    @property
+    def backfill(self) -> bool:
+        return self.body.source == BACKFILL_SOURCE and self.body.scheduled_time is not None
 
 
 def parse_trigger_key(key: str) -> str:
@@ -140,6 +149,12 @@ def derive_run_id(trigger: Trigger) -> str:
         suffix = f".{micros:06d}".rstrip("0") if micros else ""
         return f"{trigger.group}{_RUN_SEPARATOR}{stamp}{suffix}Z"
     return f"{trigger.group}{_RUN_SEPARATOR}m-{trigger.identity[:16]}"
+
+
+def slot_run_id(group: str, slot: datetime) -> str:
+    """The run id a trigger for `slot` derives: the same one whoever fires it (the
+    scheduler, a backfill, the sweep recording the slot missed)."""
+    return derive_run_id(Trigger(group, TriggerBody(scheduled_time=slot), slot, ""))
 
 
 def group_of_run(run_id: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -12,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from bridge.domain.alerts import Alert, AlertNotFound, validate_alert_id
 from bridge.domain.groups import (
     GroupManifest,
     Job,
@@ -27,6 +29,8 @@ from bridge.exceptions import Conflict, GroupNotFound
 
 __all__ = ["FileRegistry"]
 
+log = logging.getLogger("cronbridge.registry")
+
 
 class FileRegistry:
     """`<root>/groups/<group>/current.json`, `.../v<N>/group.json`, `.../v<N>/lists/<l>/part-<k>.jsonl`.
@@ -35,6 +39,8 @@ class FileRegistry:
     file; `current` moves under a lock, compare-and-set, like a conditional S3 write.
     A version is claimed by creating its `group.json` exclusively (O_EXCL, as S3's
     `If-None-Match: *`); the manifest replaces the claim when the version is finished.
+    Alert rules are `<root>/alerts/<id>.json`, readable by their owner only (a webhook's
+    holds its signing secret), created whole and exclusively by a hard link.
     """
 
     def __init__(self, root: Path) -> None:
@@ -142,6 +148,14 @@ class FileRegistry:
         groups_dir = self.root / "groups"
         return sorted(p.name for p in groups_dir.iterdir() if (p / "current.json").exists())
 
+    def heads(self) -> dict[str, GroupHead]:
+        heads = {}
+        for group in self.list_groups():
+            head = self.head(group)
+            if head is not None:  # not deleted meanwhile
+                heads[group] = head
+        return heads
+
     def delete_group(self, group: str) -> None:
         group_dir = self._group_dir(group)
         with self._locked(group):
@@ -152,6 +166,45 @@ class FileRegistry:
             for child in group_dir.iterdir():
                 if child.is_dir():
                     shutil.rmtree(child)
+
+    def put_alert(self, alert: Alert) -> None:
+        path = self._alert_path(alert.id)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(alert.to_dict(with_secret=True), handle, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)  # whole, and only if no alert has this id
+            except FileExistsError:
+                raise Conflict(f"an alert with id {alert.id} exists already") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def list_alerts(self) -> list[Alert]:
+        alerts = []
+        for path in sorted((self.root / "alerts").glob("a-*.json")):
+            try:
+                alerts.append(Alert.from_dict(json.loads(path.read_text())))
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            except (ValueError, KeyError, TypeError):
+                log.warning("unreadable alert rule skipped", extra={"path": str(path)})
+        return alerts
+
+    def delete_alert(self, alert_id: str) -> None:
+        try:
+            self._alert_path(alert_id).unlink()
+        except FileNotFoundError:
+            raise AlertNotFound(
+                f"no alert {alert_id} is set", hint="see `cronbridge alerts list`"
+            ) from None
+
+    def _alert_path(self, alert_id: str) -> Path:
+        return self.root / "alerts" / f"{validate_alert_id(alert_id)}.json"
 
     def _part_path(self, group: str, version: int, list_name: str, part: int) -> Path:
         return self._version_dir(group, version) / "lists" / list_name / f"part-{part}.jsonl"

@@ -30,21 +30,31 @@ from bridge.local.queue import BatchPoller, LocalQueue, ResultDestination
 from bridge.local.registry import FileRegistry
 from bridge.local.targets import check_local_target, local_handler
 from bridge.ports import Clock, JobSink, SystemClock
+from bridge.usecases.alerts import DeliveryReport, Senders, deliver_alerts
 from bridge.usecases.control import ResumeOutcome, cancel_run, resume_run
 from bridge.usecases.dispatch import TriggerOutcome, handle_trigger
 from bridge.usecases.record import record_destination_batch
 from bridge.usecases.redrive import RedriveOutcome, redrive_run
 from bridge.usecases.register import ListSource, register_group
 from bridge.usecases.resume import ResumedRun, resume_runs
+from bridge.usecases.slots import SlotCheck, check_slots
 from bridge.usecases.sweep import SweepAction, sweep_runs
 from publishers.delivery import Backoff
 from publishers.publish import run_publisher_unit
 
-__all__ = ["PUBLISHER_FUNCTION", "LocalRuntime", "local_timing", "worker_function"]
+__all__ = [
+    "LOCAL_CONSOLE_URL",
+    "PUBLISHER_FUNCTION",
+    "LocalRuntime",
+    "local_timing",
+    "worker_function",
+]
 
 log = logging.getLogger("cronbridge.local")
 
 PUBLISHER_FUNCTION = "cronbridge-publisher"
+#: where `cronbridge ui` serves by default: what alerts link to unless serve hosts a console
+LOCAL_CONSOLE_URL = "http://127.0.0.1:8790"
 #: results wait at most this long in the local results queue before a recorder batch
 RESULTS_WINDOW = 0.25
 RESULTS_BATCH = 1000
@@ -125,6 +135,9 @@ class LocalRuntime:
         self._sweeping = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._stopped = False
+        #: where alerts link to: `cronbridge ui`'s address, or the console serve hosts
+        self.console_url = LOCAL_CONSOLE_URL
+        self.senders = Senders()  # webhooks over HTTP; SNS with this machine's credentials
 
     def stop(self) -> list[Run]:
         """Stop working: no more sweeps, no more invocations (a handler already running is
@@ -161,14 +174,17 @@ class LocalRuntime:
                 return True
 
     def start_sweeper(self, interval: float = 5.0) -> None:
-        """Sweep for runs past their deadline every `interval` seconds, until closed."""
+        """Every `interval` seconds, until closed, as the sweeper Lambda does every
+        minute: act on the runs past their deadline, record the slots no trigger came
+        for, and deliver the alerts due."""
 
         def loop() -> None:
             while not self._sweeping.wait(interval):
-                try:
-                    self.sweep()
-                except Exception:  # the next sweep tries again, as on AWS
-                    log.exception("sweep failed")
+                for step in (self.sweep, self.check_slots, self.deliver_alerts):
+                    try:
+                        step()
+                    except Exception:  # the next sweep tries again, as on AWS
+                        log.exception("sweep failed", extra={"step": step.__name__})
 
         self._sweeper = threading.Thread(target=loop, name="sweeper", daemon=True)
         self._sweeper.start()
@@ -246,6 +262,20 @@ class LocalRuntime:
             publishers=self,
             clock=self.clock,
             timing=self.timing,
+        )
+
+    def check_slots(self) -> list[SlotCheck]:
+        """Record the slots of scheduled groups no trigger came for (bridge.usecases.slots)."""
+        return check_slots(registry=self.registry, ledger=self.ledger, clock=self.clock)
+
+    def deliver_alerts(self) -> DeliveryReport:
+        """Send the run events that alerts want (bridge.usecases.alerts)."""
+        return deliver_alerts(
+            registry=self.registry,
+            ledger=self.ledger,
+            clock=self.clock,
+            console_url=self.console_url,
+            senders=self.senders,
         )
 
     # -- ports the use cases call back -------------------------------------------------

@@ -215,7 +215,7 @@ class RunReader:
         counts: Counter[tuple[str, JobStatus]] = Counter()
         finished: list[float] = []
         failures: list[JobResult] = []
-        if run.state is not RunState.SKIPPED:
+        if not run.state.never_ran:
             for result in standing_results(where.ledger.stored_results(run)).values():
                 if not is_settled(result, run.attempt):
                     continue

@@ -30,8 +30,8 @@ from itertools import islice
 from typing import Protocol
 
 from bridge.domain.controls import Overlap
-from bridge.domain.runs import Run, RunState
-from bridge.domain.triggers import Trigger, TriggerBody, derive_run_id, format_time
+from bridge.domain.runs import RunState
+from bridge.domain.triggers import format_time, slot_run_id
 from bridge.exceptions import InvalidInput
 from bridge.ports import Clock, Ledger, Registry
 
@@ -45,14 +45,10 @@ __all__ = [
     "SlotSender",
     "plan_backfill",
     "run_backfill",
-    "slot_run_id",
 ]
 
 #: a window with more slots than this needs --limit
 MAX_SLOTS_WITHOUT_LIMIT = 10_000
-#: the state of a slot's record when no trigger came for it in time (issue 13 item 2);
-#: compared by value so this module needs no change when RunState gains it
-_MISSED = "missed"
 
 
 @dataclass(frozen=True)
@@ -212,11 +208,6 @@ def run_backfill(
     return BackfillReport(plan=plan, fired=tuple(fired))
 
 
-def slot_run_id(group: str, slot: datetime) -> str:
-    """The run id a trigger for `slot` derives: the same one whoever fires it."""
-    return derive_run_id(Trigger(group, TriggerBody(scheduled_time=slot), slot, ""))
-
-
 def _look_up(
     group: str, window: Iterator[datetime], ledger: Ledger, limit: int | None
 ) -> Iterator[PlannedSlot]:
@@ -225,16 +216,12 @@ def _look_up(
     for slot in window:
         run_id = slot_run_id(group, slot)
         run = ledger.get_run(run_id)
-        ran = None if run is None or _is_missed(run) else run.state
+        ran = None if run is None or run.state is RunState.MISSED else run.state
         yield PlannedSlot(slot=slot, run_id=run_id, ran=ran)
         if ran is None:
             wanted += 1
             if limit is not None and wanted >= limit:
                 return
-
-
-def _is_missed(run: Run) -> bool:
-    return run.state.value == _MISSED
 
 
 def _wait_for_group(group: str, ledger: Ledger, wait_for_end: Callable[[str], None]) -> None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bridge.domain.deadlines import Timing, run_deadline
-from bridge.domain.groups import not_registered
+from bridge.domain.durations import describe_span, format_duration
+from bridge.domain.events import EventKind, RunEvent
+from bridge.domain.groups import GroupManifest, not_registered
 from bridge.domain.plan import REDRIVE, root_units
-from bridge.domain.runs import Run, RunState, decide_trigger, skipped_run
-from bridge.domain.triggers import TriggerEvent, derive_run_id, format_time, parse_trigger
+from bridge.domain.runs import LATE_PREFIX, Run, RunState, decide_trigger, skipped_run
+from bridge.domain.triggers import (
+    Trigger,
+    TriggerEvent,
+    derive_run_id,
+    format_time,
+    parse_trigger,
+)
 from bridge.exceptions import Conflict
 from bridge.ports import Clock, Ledger, PublisherInvoker, Registry
 
@@ -36,7 +45,11 @@ def handle_trigger(
     clock: Clock,
     timing: Timing,
 ) -> TriggerOutcome:
-    """Raises InvalidTrigger or GroupNotFound before writing anything."""
+    """Raises InvalidTrigger or GroupNotFound before writing anything.
+
+    A trigger for a slot recorded `missed` opens it after all, late (or is turned away,
+    by max_lateness say): the run takes the missed record's place, once.
+    """
     trigger = parse_trigger(event)
     head = registry.head(trigger.group)  # one read: the current version and the pause
     if head is None:
@@ -45,11 +58,13 @@ def handle_trigger(
     run_id = derive_run_id(trigger)
     for _ in range(_HEAD_RACE_TRIES):
         existing = ledger.get_run(run_id)
-        if existing is not None:
+        if existing is not None and existing.state is not RunState.MISSED:
             return _resume_duplicate(existing, registry, ledger, publishers)
+        over_missed = existing is not None
         previous = ledger.latest_run(trigger.group)
         now = clock.now()
         decision = decide_trigger(trigger, manifest.controls, previous, now, head.pause)
+        late = lateness(trigger, manifest, now)
         run = Run(
             run_id=run_id,
             group=trigger.group,
@@ -65,14 +80,25 @@ def handle_trigger(
             # Kept with the run, so its end needs no read of the manifest (the recorder
             # and the worker helper cannot read the registry).
             tolerance=manifest.controls.tolerated_failures,
+            reason=late or "",
+        )
+        late_event = (
+            RunEvent(EventKind.LATE, run_id, trigger.group, 1, now, detail=late) if late else None
         )
         if not decision.open:
-            if ledger.record_skip(skipped_run(run, decision.reason)) == "duplicate":
+            skipped = skipped_run(run, decision.reason)
+            if ledger.record_skip(skipped, over_missed=over_missed) == "duplicate":
                 continue
+            if late_event is not None:
+                ledger.note_event(late_event)
             return TriggerOutcome("skipped", run_id, trigger.group, reason=decision.reason)
         try:
             outcome = ledger.open_run(
-                run, previous=previous.run_id if previous else None, cancel=decision.cancel
+                run,
+                previous=previous.run_id if previous else None,
+                cancel=decision.cancel,
+                over_missed=over_missed,
+                events=[late_event] if late_event else [],
             )
         except Conflict:
             continue  # another trigger of this group got in first: decide again
@@ -83,6 +109,22 @@ def handle_trigger(
             "opened", run_id, trigger.group, publishers=count, cancelled=decision.cancel
         )
     raise Conflict(f"too many simultaneous triggers for group {trigger.group!r}; try again")
+
+
+def lateness(trigger: Trigger, manifest: GroupManifest, now: datetime) -> str | None:
+    """Why a scheduled group's trigger counts as late ("late: ... after its slot"), or
+    None: it came within the schedule's slot tolerance, the group has no schedule, the
+    trigger names no slot, or a backfill fired it (late on purpose)."""
+    schedule = manifest.schedule
+    if schedule is None or trigger.body.scheduled_time is None or trigger.backfill:
+        return None
+    behind = (now - trigger.slot_time).total_seconds()
+    if behind <= schedule.slot_tolerance:
+        return None
+    return (
+        f"{LATE_PREFIX} {describe_span(behind)} after its slot"
+        f" (slot_tolerance {format_duration(schedule.slot_tolerance)})"
+    )
 
 
 def launch_run(run: Run, registry: Registry, ledger: Ledger, publishers: PublisherInvoker) -> int:

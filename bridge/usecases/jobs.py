@@ -16,7 +16,7 @@ from typing import Any
 from bridge.domain.groups import GroupManifest, ListManifest
 from bridge.domain.names import NAME_PATTERN
 from bridge.domain.results import JobResult, JobStatus
-from bridge.domain.runs import Run, RunState
+from bridge.domain.runs import Run
 from bridge.domain.tally import is_settled, standing_results
 from bridge.exceptions import InvalidInput, NotFound, RunNotFound
 from bridge.ports import Ledger, Registry
@@ -170,7 +170,7 @@ class RunOverview:
 def run_overview(ledger: Ledger, registry: Registry, run: Run) -> RunOverview:
     """Per job list, its jobs and how many succeeded, failed, were lost or are pending at
     the run's attempt; and the failed and lost jobs. A skipped run has neither."""
-    if run.state is RunState.SKIPPED:
+    if run.state.never_ran:
         return RunOverview([], [])
     settled = _settled(ledger, run)
     counts: Counter[tuple[str, JobStatus]] = Counter(
@@ -224,7 +224,7 @@ def job_rows(
     rows = [_row(r) for r in done]
     if limit is not None:
         rows = rows[:limit]
-    if status not in (None, PENDING) or run.state is RunState.SKIPPED:
+    if status not in (None, PENDING) or run.state.never_ran:
         return JobPage(rows, len(done))
     if manifest is None:
         if status == PENDING:

@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.domain.chunks import make_chunks
+from bridge.domain.events import end_events
 from bridge.domain.results import JobResult, results_from_sqs_event
 from bridge.domain.runs import RunState, final_state
-from bridge.domain.tally import Tally, standing_results, tally
+from bridge.domain.tally import standing_results, tally
 from bridge.ports import Ledger
 
 __all__ = [
     "BatchOutcome",
     "RecordReport",
-    "exact_tally",
     "record_destination_batch",
     "record_results",
     "settle_run",
@@ -118,9 +118,8 @@ def settle_run(run_id: str, *, ledger: Ledger, force: bool = False) -> bool:
     if run is None or run.state is not RunState.RUNNING:
         return False
     before = ledger.progress(run_id)
-    counts = exact_tally(ledger, run_id)
-    if counts is None:
-        return False
+    standing = standing_results(ledger.stored_results(run))
+    counts = tally(standing, total=run.total, attempt=run.attempt)
     if not counts.complete:
         ledger.note_recount(run_id, before.counted, counts.missing)
         return False
@@ -128,14 +127,7 @@ def settle_run(run_id: str, *, ledger: Ledger, force: bool = False) -> bool:
         counts.total, counts.succeeded, counts.failed, counts.lost, tolerance=run.tolerance
     )
     assert state is not None
-    return ledger.finish_run(
-        run_id, run.attempt, state, counts, counts.finished_at or run.opened_at
-    )
-
-
-def exact_tally(ledger: Ledger, run_id: str) -> Tally | None:
-    run = ledger.get_run(run_id)
-    if run is None:
-        return None
-    standing = standing_results(ledger.stored_results(run))
-    return tally(standing, total=run.total, attempt=run.attempt)
+    at = counts.finished_at or run.opened_at
+    failed = state is RunState.FAILED
+    events = end_events(run_id, run.group, run.attempt, failed, counts, standing, at)
+    return ledger.finish_run(run_id, run.attempt, state, counts, at, events)

@@ -6,9 +6,11 @@ sweeps every few seconds. For each running run past its deadline:
 1. a run whose publishers never started (its dispatcher died between opening and
    launching it) is launched, with a new deadline;
 2. a run whose results are all in, but not yet counted as such, ends;
-3. otherwise its jobs without a result are sent once more, with a new deadline;
+3. otherwise its jobs without a result are sent once more, with a new deadline, and
+   the run is reported `stuck` (an alert event);
 4. past that second deadline, the jobs that still have no result are recorded as
-   `lost` (a final status: `runs redrive` sends them again) and the run ends.
+   `lost` (a final status: `runs redrive` sends them again) and the run ends,
+   reported `lost` (and `failed` if they are more than it tolerates).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bridge.domain.deadlines import Timing, run_deadline
+from bridge.domain.events import EventKind, RunEvent
 from bridge.domain.plan import DEADLINE_RESEND
 from bridge.domain.results import JobRef, JobResult, JobStatus
 from bridge.domain.runs import Run, RunState
@@ -101,7 +104,14 @@ def sweep_run(
     if not final_round:
         resend_missing(run, manifest, sets, DEADLINE_RESEND, ledger=ledger, publishers=publishers)
         deadline = run_deadline(now, manifest.controls, counts.missing, timing)
-        ledger.set_deadline(run.run_id, run.attempt, deadline, run.attempt)
+        if ledger.set_deadline(run.run_id, run.attempt, deadline, run.attempt):
+            detail = (
+                f"{counts.missing:,} of {run.total:,} jobs had no result by the run's deadline;"
+                f" sent once more, the run waits until {format_time(deadline)}"
+            )
+            ledger.note_event(
+                RunEvent(EventKind.STUCK, run.run_id, run.group, run.attempt, now, detail)
+            )
         return SweepAction(run.run_id, "resent", counts.missing)
     lost = [
         JobResult(

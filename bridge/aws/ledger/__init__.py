@@ -1,8 +1,8 @@
 """The DynamoDB run ledger (DESIGN.md §3.5).
 
 `table` holds the table's definition, its item layout and the calls every record kind
-makes; `runs`, `parts` and `results` the records of each kind, and `DynamoLedger` is
-all three over one table.
+makes; `runs`, `parts`, `results` and `events` the records of each kind, and
+`DynamoLedger` is all of them over one table.
 """
 
 from __future__ import annotations
@@ -16,4 +16,4 @@ __all__ = ["LAYOUT", "RETENTION_DAYS", "DynamoLedger", "table_definition"]
 
 
 class DynamoLedger(RunRecords, PartRecords, ResultRecords):
-    """Runs, part markers, send sets and result chunks in one DynamoDB table."""
+    """Runs, part markers, send sets, result chunks and run events in one DynamoDB table."""

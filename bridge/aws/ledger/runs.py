@@ -6,14 +6,14 @@ at, so a running run is always found, and a finished one never.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from bridge.aws.ledger.events import EventRecords
 from bridge.aws.ledger.table import (
     GROUP_INDEX,
     LAYOUT,
-    DynamoTable,
     head_key,
     item,
     open_key,
@@ -22,6 +22,7 @@ from bridge.aws.ledger.table import (
     progress_key,
     run_key,
 )
+from bridge.domain.events import RunEvent
 from bridge.domain.runs import Progress, Run, RunState
 from bridge.domain.tally import Tally
 from bridge.domain.tolerance import tolerance_from_json
@@ -32,7 +33,11 @@ from bridge.ports import OpenOutcome
 __all__ = ["RunRecords", "run_from_item"]
 
 
-class RunRecords(DynamoTable):
+#: a run may be written where there is none, or (a late trigger) over a missed slot's
+_NEW_OR_MISSED = "attribute_not_exists(pk) OR #state = :missed"
+
+
+class RunRecords(EventRecords):
     def get_run(self, run_id: str) -> Run | None:
         found = {
             i["sk"]: i
@@ -55,7 +60,15 @@ class RunRecords(DynamoTable):
         head = self._get(head_key(group))
         return None if head is None else self.get_run(head["run_id"])
 
-    def open_run(self, run: Run, *, previous: str | None, cancel: str | None) -> OpenOutcome:
+    def open_run(
+        self,
+        run: Run,
+        *,
+        previous: str | None,
+        cancel: str | None,
+        over_missed: bool = False,
+        events: Sequence[RunEvent] = (),
+    ) -> OpenOutcome:
         head_condition: dict[str, Any] = (
             {"ConditionExpression": "attribute_not_exists(pk)"}
             if previous is None
@@ -65,7 +78,7 @@ class RunRecords(DynamoTable):
             }
         )
         actions: list[dict[str, Any]] = [
-            self._put_action(self._run_item(run), "attribute_not_exists(pk)"),
+            self._run_put(run, over_missed),
             {
                 "Put": {
                     "TableName": self._table,
@@ -80,6 +93,7 @@ class RunRecords(DynamoTable):
         ]
         if cancel is not None:
             actions += self._cancel_actions(cancel, f"replaced by run {run.run_id}", run.opened_at)
+        actions += self._event_actions(events)
         failed = self._transact(actions)
         if failed is None:
             return "opened"
@@ -88,10 +102,18 @@ class RunRecords(DynamoTable):
         if failed[1]:
             raise Conflict(f"group {run.group!r} opened another run meanwhile")
         # The run to replace ended meanwhile: open without cancelling anything.
-        return self.open_run(run, previous=previous, cancel=None)
+        return self.open_run(
+            run, previous=previous, cancel=None, over_missed=over_missed, events=events
+        )
 
-    def record_skip(self, run: Run) -> OpenOutcome:
-        return "opened" if self._put_if_new(self._run_item(run)) else "duplicate"
+    def record_skip(self, run: Run, *, over_missed: bool = False) -> OpenOutcome:
+        return (
+            "opened" if self._transact([self._run_put(run, over_missed)]) is None else "duplicate"
+        )
+
+    def record_missed(self, run: Run, events: Sequence[RunEvent] = ()) -> OpenOutcome:
+        actions = [self._run_put(run, False), *self._event_actions(events)]
+        return "opened" if self._transact(actions) is None else "duplicate"
 
     def mark_launched(self, run_id: str, attempt: int) -> None:
         self._update_if(run_key(run_id), "SET launched = :a", "launched < :a", {":a": attempt})
@@ -187,7 +209,13 @@ class RunRecords(DynamoTable):
         )
 
     def finish_run(
-        self, run_id: str, attempt: int, state: RunState, tally: Tally, at: datetime
+        self,
+        run_id: str,
+        attempt: int,
+        state: RunState,
+        tally: Tally,
+        at: datetime,
+        events: Sequence[RunEvent] = (),
     ) -> bool:
         update = {
             "Update": {
@@ -210,7 +238,8 @@ class RunRecords(DynamoTable):
                 ),
             }
         }
-        return self._transact([update, self._delete_action(open_key(run_id))]) is None
+        actions = [update, self._delete_action(open_key(run_id)), *self._event_actions(events)]
+        return self._transact(actions) is None
 
     # -- internals ---------------------------------------------------------------------
 
@@ -239,7 +268,7 @@ class RunRecords(DynamoTable):
     def _with_progress(self, runs: list[Run]) -> list[Run]:
         """Runs with their progress (one BatchGetItem per 100): what was dispatched, and
         while a run has not ended, its counters."""
-        wanted = [r.run_id for r in runs if r.state is not RunState.SKIPPED]
+        wanted = [r.run_id for r in runs if not r.state.never_ran]
         progress: dict[str, Progress] = {}
         for start in range(0, len(wanted), 100):
             keys = [item(progress_key(run_id)) for run_id in wanted[start : start + 100]]
@@ -251,6 +280,14 @@ class RunRecords(DynamoTable):
                     progress[data["pk"][4:]] = progress_from_item(data)
                 request = response.get("UnprocessedKeys") or {}
         return [r.with_progress(progress[r.run_id]) if r.run_id in progress else r for r in runs]
+
+    def _run_put(self, run: Run, over_missed: bool) -> dict[str, Any]:
+        if not over_missed:
+            return self._put_action(self._run_item(run), "attribute_not_exists(pk)")
+        action = self._put_action(self._run_item(run), _NEW_OR_MISSED)
+        action["Put"]["ExpressionAttributeNames"] = {"#state": "state"}
+        action["Put"]["ExpressionAttributeValues"] = item({":missed": RunState.MISSED.value})
+        return action
 
     def _run_item(self, run: Run) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
+from bridge.domain.events import RunEvent
 from bridge.domain.runs import Progress, Run, RunState
 from bridge.domain.tally import Tally
 from bridge.domain.tolerance import tolerance_from_json
 from bridge.domain.triggers import format_time
 from bridge.exceptions import Conflict
+from bridge.local.ledger.events import insert_events
 from bridge.local.ledger.store import SqliteStore
 from bridge.ports import OpenOutcome
 
@@ -57,9 +60,17 @@ class RunRecords(SqliteStore):
             ).fetchone()
         return None if row is None else _run_from_row(row)
 
-    def open_run(self, run: Run, *, previous: str | None, cancel: str | None) -> OpenOutcome:
+    def open_run(
+        self,
+        run: Run,
+        *,
+        previous: str | None,
+        cancel: str | None,
+        over_missed: bool = False,
+        events: Sequence[RunEvent] = (),
+    ) -> OpenOutcome:
         with self._transaction() as conn:
-            if _fetch_run(conn, run.run_id) is not None:
+            if not _make_room(conn, run.run_id, over_missed):
                 return "duplicate"
             head = conn.execute("SELECT run_id FROM heads WHERE grp = ?", (run.group,)).fetchone()
             if (head["run_id"] if head else None) != previous:
@@ -75,13 +86,22 @@ class RunRecords(SqliteStore):
             )
             if cancel is not None:
                 _cancel(conn, cancel, f"replaced by run {run.run_id}", run.opened_at)
+            insert_events(conn, events)
         return "opened"
 
-    def record_skip(self, run: Run) -> OpenOutcome:
+    def record_skip(self, run: Run, *, over_missed: bool = False) -> OpenOutcome:
+        with self._transaction() as conn:
+            if not _make_room(conn, run.run_id, over_missed):
+                return "duplicate"
+            _insert_run(conn, run)
+        return "opened"
+
+    def record_missed(self, run: Run, events: Sequence[RunEvent] = ()) -> OpenOutcome:
         with self._transaction() as conn:
             if _fetch_run(conn, run.run_id) is not None:
                 return "duplicate"
             _insert_run(conn, run)
+            insert_events(conn, events)
         return "opened"
 
     def mark_launched(self, run_id: str, attempt: int) -> None:
@@ -157,10 +177,16 @@ class RunRecords(SqliteStore):
             )
 
     def finish_run(
-        self, run_id: str, attempt: int, state: RunState, tally: Tally, at: datetime
+        self,
+        run_id: str,
+        attempt: int,
+        state: RunState,
+        tally: Tally,
+        at: datetime,
+        events: Sequence[RunEvent] = (),
     ) -> bool:
         with self._transaction() as conn:
-            return bool(
+            finished = bool(
                 conn.execute(
                     "UPDATE runs SET state = ?, succeeded = ?, failed = ?, lost = ?,"
                     " finished_at = ? WHERE run_id = ? AND state = ? AND attempt = ?",
@@ -176,6 +202,21 @@ class RunRecords(SqliteStore):
                     ),
                 ).rowcount
             )
+            if finished:
+                insert_events(conn, events)
+            return finished
+
+
+def _make_room(conn: sqlite3.Connection, run_id: str, over_missed: bool) -> bool:
+    """Whether a run may be inserted as `run_id`: none is there, or (`over_missed`) the
+    one there is a missed slot's record, which is removed for it."""
+    existing = _fetch_run(conn, run_id)
+    if existing is None:
+        return True
+    if not over_missed or existing.state is not RunState.MISSED:
+        return False
+    conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+    return True
 
 
 def _cancel(conn: sqlite3.Connection, run_id: str, reason: str, at: datetime) -> bool:

@@ -20,7 +20,9 @@ __all__ = ["SCHEMA", "SqliteStore"]
 log = logging.getLogger("cronbridge.local.ledger")
 
 # The same records as the DynamoDB table (bridge.aws.ledger): runs with their exact
-# final counts, approximate progress, part markers, send sets and result chunks.
+# final counts, approximate progress, part markers, send sets, result chunks, how far
+# each schedule was checked for missed slots, and run events (kept once; pending until
+# delivered).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -84,6 +86,20 @@ CREATE TABLE IF NOT EXISTS lanes (
     held_until REAL NOT NULL,
     PRIMARY KEY (run_id, lane)
 );
+CREATE TABLE IF NOT EXISTS slot_marks (
+    grp     TEXT PRIMARY KEY,
+    checked TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    event_key  TEXT PRIMARY KEY,
+    body       TEXT NOT NULL,
+    pending    INTEGER NOT NULL DEFAULT 1,
+    tries      INTEGER NOT NULL DEFAULT 0,
+    next_try   TEXT,
+    targets    TEXT,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events (pending);
 CREATE TABLE IF NOT EXISTS chunks (
     run_id    TEXT NOT NULL,
     chunk_key TEXT NOT NULL,
