@@ -120,6 +120,12 @@ def requests_for(call: Call, *, region: str, account: str, partition: str = "aws
             return [Request("s3:ListBucket", bucket, {"s3:prefix": p.get("Prefix", "")})]
     if call.service == "sqs" and call.operation in _SQS:
         return [Request(_SQS[call.operation], queue_arn(p["QueueUrl"], region, partition))]
+    if call.service == "sns" and call.operation in ("Publish", "PublishBatch"):
+        # Publish names its topic as TopicArn or TargetArn (a phone number, PhoneNumber,
+        # has no resource); a batch is authorised as sns:Publish on its topic.
+        topic = p.get("TopicArn") or p.get("TargetArn")
+        if topic:
+            return [Request("sns:Publish", topic)]
     if call.service == "lambda" and call.operation == "Invoke":
         return [
             Request(

@@ -84,6 +84,23 @@ def test_s3_sqs_and_lambda_calls_name_their_resources() -> None:
     )
 
 
+def test_an_sns_publish_is_authorised_on_its_topic() -> None:
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:cb-alerts"
+    for operation, params in [
+        ("Publish", {"TopicArn": topic, "Message": "{}"}),
+        ("Publish", {"TargetArn": topic, "Message": "{}"}),
+        ("PublishBatch", {"TopicArn": topic, "PublishBatchRequestEntries": []}),
+    ]:
+        [publish] = requests(operation, "sns", **params)
+        assert publish == Request("sns:Publish", topic)
+    only = policy(allow("PublishAlerts", "sns:Publish", topic))
+    assert only.allowing(Request("sns:Publish", topic))
+    assert not only.allowing(Request("sns:Publish", f"{topic}-other"))
+    # A text message to a phone number has no topic to check: the test cannot say.
+    with pytest.raises(Unsupported, match="sns:Publish"):
+        requests("Publish", "sns", PhoneNumber="+15555550100", Message="x")
+
+
 def test_an_operation_it_cannot_map_fails_loudly() -> None:
     with pytest.raises(Unsupported, match="dynamodb:ExecuteStatement"):
         requests("ExecuteStatement", Statement="SELECT")
@@ -144,6 +161,22 @@ def test_the_prefix_conditions_the_module_uses_are_evaluated() -> None:
         Request("s3:ListBucket", "arn:aws:s3:::state", {"s3:prefix": "payloads/"})
     )
     assert not like.allowing(Request("s3:ListBucket", "arn:aws:s3:::state"))  # no prefix given
+    # the sweeper's second listing, of the alert rules, beside the registry's
+    alerts = policy(
+        allow(
+            "A",
+            "s3:ListBucket",
+            "arn:aws:s3:::state",
+            Condition={"StringLike": {"s3:prefix": ["alerts/*"]}},
+        )
+    )
+    for prefix in ("alerts/", "alerts/rules.json"):
+        assert alerts.allowing(
+            Request("s3:ListBucket", "arn:aws:s3:::state", {"s3:prefix": prefix})
+        )
+    assert not alerts.allowing(
+        Request("s3:ListBucket", "arn:aws:s3:::state", {"s3:prefix": "alerts"})
+    )
     assert equals.allowing(Request("s3:ListBucket", "arn:aws:s3:::state", {"s3:prefix": "groups/"}))
     assert not equals.allowing(
         Request("s3:ListBucket", "arn:aws:s3:::state", {"s3:prefix": "groups/g"})

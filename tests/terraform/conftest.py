@@ -37,7 +37,7 @@ class Terraform:
             env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=1200,  # `terraform test` of modules/aws plans ~45 runs: minutes on a busy machine
         )
         if check and done.returncode != 0:
             pytest.fail(

@@ -27,7 +27,9 @@ import boto3
 import httpx
 import pytest
 
+from bridge.domain.alerts import Alert, DestinationKind, new_alert_id
 from bridge.domain.controls import Controls, Overlap
+from bridge.domain.events import EventKind
 from bridge.domain.groups import Job
 from bridge.domain.runs import Run, RunState
 from bridge.sandbox import Call, DeploymentNames, Sandbox
@@ -341,6 +343,19 @@ def run_every_flow(sandbox: Sandbox, tmp_path: Path, workers: ModuleType) -> dic
     flows = Flows(sandbox, tmp_path)
     runs: dict[str, str] = {}  # run ids, by name
 
+    # An SNS alert on the "lam" group's failed runs, to the module's alerts topic: the
+    # sweeper reads the rule and publishes the event of the run below that fails.
+    topic = boto3.client("sns").create_topic(Name=f"{NAMES.prefix}-alerts")["TopicArn"]
+    alert = Alert(
+        new_alert_id(),
+        "lam",
+        frozenset({EventKind.FAILED}),
+        DestinationKind.SNS,
+        topic,
+        sandbox.runtime.clock.now(),
+    )
+    sandbox.runtime.registry.put_alert(alert)
+
     # A destination record lost (the worker answers more than a record may carry): past
     # the deadline the sweeper sends the job once more, past the next records it as lost.
     flows.register("lost", f"lambda:{LOSSY}", [{"id": "l0", "payload": 0}], Controls(deadline=1.5))
@@ -432,6 +447,11 @@ def run_every_flow(sandbox: Sandbox, tmp_path: Path, workers: ModuleType) -> dic
         target.stop()
 
     ended = {name: flows.run(run_id) for name, run_id in runs.items()}
+    end = time.monotonic() + WAIT
+    while time.monotonic() < end and not any(
+        call.function == NAMES.sweeper and call.operation == "Publish" for call in sandbox.calls
+    ):
+        time.sleep(0.1)
     assert sandbox.wait_idle(WAIT)
     return ended
 
@@ -498,6 +518,10 @@ def test_every_call_of_every_function_is_allowed_by_its_role_and_nothing_more(
     assert ended["replaced"].reason == f"replaced by run {ended['replacing'].run_id}"
 
     assert {c.function for c in calls} == set(ROLES) - {LOSSY}, "a function made no call"
+    published = [c for c in calls if c.service == "sns" and c.operation == "Publish"]
+    assert [(c.function, c.params.get("TopicArn")) for c in published] == [
+        (NAMES.sweeper, f"arn:aws:sns:{REGION}:{ACCOUNT}:{NAMES.prefix}-alerts")
+    ], "the lam run's failure was published once, by the sweeper, to the alerts topic"
     denied, granted = check(calls, policies)
     assert not denied, "calls no statement of the role allows:\n" + "\n".join(denied)
     left = {

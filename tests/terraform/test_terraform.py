@@ -151,6 +151,9 @@ def test_the_planned_functions_carry_the_deadlines_the_runtime_reads(example_pla
         assert settings.event_age == 21600
         # the 5 s batching window plus the results queue's visibility timeout (6 x 60 s)
         assert settings.recording_delay == 2 + 360
+        # alerts link to `cronbridge ui`; only the sweeper sends them
+        assert ("CRONBRIDGE_CONSOLE_URL" in environment["variables"]) == (name == "sweeper")
+        assert settings.console_url == "http://127.0.0.1:8790"
     queue = _planned(example_plan, "module.cronbridge.aws_sqs_queue.results")
     recorder = _planned(example_plan, 'module.cronbridge.aws_lambda_function.core["recorder"]')
     assert queue["visibility_timeout_seconds"] == 6 * recorder["timeout"]
@@ -242,9 +245,15 @@ def test_the_example_plans_the_whole_deployment(example_plan: dict) -> None:
         "module.cronbridge.aws_cloudwatch_event_target.sweep",
         "module.cronbridge.aws_lambda_permission.sweep",
         'module.cronbridge.aws_cloudwatch_metric_alarm.destination_delivery_failures["resize"]',
-        "module.cronbridge.aws_cloudwatch_metric_alarm.overdue_runs",
-        "module.cronbridge.aws_cloudwatch_metric_alarm.lost_jobs",
+        'module.cronbridge.aws_cloudwatch_metric_alarm.sweeper["overdue-runs"]',
+        'module.cronbridge.aws_cloudwatch_metric_alarm.sweeper["lost-jobs"]',
+        'module.cronbridge.aws_cloudwatch_metric_alarm.sweeper["missed-slots"]',
+        'module.cronbridge.aws_cloudwatch_metric_alarm.sweeper["alerts-given-up"]',
         "module.cronbridge.aws_cloudwatch_metric_alarm.results_dlq_depth",
         'module.schedules.azurerm_resource_group_template_deployment.workflow["ticker"]',
+        "module.cronbridge.aws_sns_topic.alerts",
+        "module.cronbridge.aws_sns_topic_policy.alerts",
     ]:
         assert address in planned
+    # terraform.tfvars.example leaves alert_email out: nobody is subscribed
+    assert not any("aws_sns_topic_subscription" in address for address in planned)

@@ -19,6 +19,7 @@ module "cronbridge" {
   allowed_source_ips = var.auth_mode == "source_ip" ? module.schedules.outbound_ip_addresses : []
   workers            = var.workers
   alarm_actions      = var.alarm_actions
+  alert_email        = var.alert_email
 }
 
 module "schedules" {

@@ -62,6 +62,11 @@ output "user_agent_secret" {
   sensitive = true
 }
 
+output "alerts_topic_arn" {
+  description = "For `cronbridge alerts add --sns-topic`: the sweeper may publish to this topic, and alert_email is subscribed to it."
+  value       = module.cronbridge.alerts_topic_arn
+}
+
 output "logic_app_outbound_ip_addresses" {
   description = "The addresses the trigger bucket admits in source_ip mode."
   value       = module.schedules.outbound_ip_addresses

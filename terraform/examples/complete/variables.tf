@@ -71,3 +71,9 @@ variable "alarm_actions" {
   type        = list(string)
   default     = []
 }
+
+variable "alert_email" {
+  description = "An e-mail address subscribed to the alerts topic (see modules/aws); null subscribes nobody."
+  type        = string
+  default     = null
+}

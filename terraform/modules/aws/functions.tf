@@ -64,7 +64,7 @@ resource "aws_lambda_function" "core" {
   reserved_concurrent_executions = each.value.reserved
 
   environment {
-    variables = local.environment
+    variables = local.function_environment[each.key]
   }
 
   depends_on = [aws_cloudwatch_log_group.core, aws_iam_role_policy.core]

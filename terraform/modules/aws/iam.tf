@@ -3,8 +3,11 @@
 #   publisher:  read the registry, keep payloads, mark parts and record http: answers,
 #               invoke itself and the workers, send to the worker queues, send and
 #               take back paced lanes' wakes through the pacing queue;
-#   recorder:   drain the results queue into the ledger;
-#   sweeper:    read the registry, end overdue runs, invoke the publisher to resend.
+#   recorder:   drain the results queue into the ledger, keeping the event of a run
+#               that ends failed;
+#   sweeper:    read the registry and the alert rules, end overdue runs, record missed
+#               slots and their events, invoke the publisher to resend, publish alerts
+#               to the alerts topic.
 # Each may also write its own logs and send its failed events to the DLQ. Only the CLI
 # queries the ledger's by-group index, so no function is allowed it.
 # tests/terraform/test_role_policies.py checks every call the functions make in the
@@ -132,20 +135,23 @@ locals {
         Resource = local.arn.results_queue
       },
       {
-        # A run's end is a TransactWriteItems of an Update and a Delete.
+        # A run's end is a TransactWriteItems of an Update and a Delete, and of a Put of
+        # its event (bridge/domain/events.py) when it ends failed.
         Sid      = "RecordResults"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
         Resource = local.arn.ledger_table
       },
     ]
     sweeper = concat(local.read_registry, [
       {
         # Resend sets and lost jobs' results are batch writes; a run's end or cancel is a
-        # TransactWriteItems of an Update and a Delete. It never puts a single item.
+        # TransactWriteItems of an Update and a Delete. A missed slot's run and the
+        # events it keeps (a slot missed, a run lost or stuck) are Puts, in the
+        # transaction that records what they report.
         Sid      = "EndOverdueRuns"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
         Resource = local.arn.ledger_table
       },
       {
@@ -153,6 +159,28 @@ locals {
         Effect   = "Allow"
         Action   = "lambda:InvokeFunction"
         Resource = local.arn.publisher
+      },
+      {
+        # The alert rules `cronbridge alerts add` writes, next to the registry.
+        Sid      = "ReadAlertRules"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = "${local.arn.state_bucket}/alerts/*"
+      },
+      {
+        # As for the registry: with it, no rules reads as NoSuchKey, not AccessDenied.
+        Sid       = "ListAlertRules"
+        Effect    = "Allow"
+        Action    = "s3:ListBucket"
+        Resource  = local.arn.state_bucket
+        Condition = { StringLike = { "s3:prefix" = ["alerts/*"] } }
+      },
+      {
+        # Alerts added with --sns-topic may name this topic only.
+        Sid      = "PublishAlerts"
+        Effect   = "Allow"
+        Action   = "sns:Publish"
+        Resource = local.arn.alerts_topic
       },
     ])
   }

@@ -25,6 +25,7 @@ locals {
     results_queue  = "${var.prefix}-results"
     results_dlq    = "${var.prefix}-results-dlq"
     pacing_queue   = "${var.prefix}-pacing"
+    alerts_topic   = "${var.prefix}-alerts"
   }
 
   # ARNs are built from names, so policies are known at plan time and need no cycles.
@@ -40,6 +41,7 @@ locals {
     dlq            = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.dlq}"
     results_queue  = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.results_queue}"
     pacing_queue   = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.names.pacing_queue}"
+    alerts_topic   = "arn:${local.partition}:sns:${local.region}:${local.account}:${local.names.alerts_topic}"
   }
 
   user_agent_secret = coalesce(var.user_agent_secret, random_password.user_agent.result)
@@ -63,6 +65,13 @@ locals {
     CRONBRIDGE_EVENT_AGE_SECONDS       = tostring(var.worker_event_age_seconds)
     CRONBRIDGE_RECORDING_DELAY_SECONDS = tostring(local.recording_delay)
     CRONBRIDGE_PACING_QUEUE            = "https://sqs.${local.region}.${data.aws_partition.current.dns_suffix}/${local.account}/${local.names.pacing_queue}"
+  }
+  # What only a function needs: the sweeper sends the alerts, whose messages link to
+  # the run in `cronbridge ui` at console_url.
+  function_environment = {
+    for name in keys(local.core) : name => name == "sweeper" ? merge(local.environment, {
+      CRONBRIDGE_CONSOLE_URL = var.console_url
+    }) : local.environment
   }
 
   lambda_log_groups = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda"

@@ -77,12 +77,22 @@ resource "aws_cloudwatch_metric_alarm" "destination_delivery_failures" {
   tags                = local.tags
 }
 
-# The sweeper reports these in CloudWatch embedded metric format, without dimensions.
-resource "aws_cloudwatch_metric_alarm" "overdue_runs" {
-  alarm_name          = "${var.prefix}-overdue-runs"
-  alarm_description   = "Runs passed their deadline with jobs still unrecorded: the sweeper sent those jobs once more, or recorded them as lost. `cronbridge runs list` shows which runs."
+# The sweeper reports these in CloudWatch embedded metric format, per ledger table.
+locals {
+  sweeper_alarms = {
+    "overdue-runs"    = { metric = "OverdueRuns", about = "Runs passed their deadline with jobs still unrecorded: the sweeper sent those jobs once more, or recorded them as lost. `cronbridge runs list` shows which runs." }
+    "lost-jobs"       = { metric = "LostJobs", about = "The sweeper recorded jobs as lost: no result came even after a resend. `cronbridge runs redrive` sends them again." }
+    "missed-slots"    = { metric = "MissedSlots", about = "Slots of a scheduled group passed their slot tolerance with no trigger: the sweeper recorded them as missed runs. `cronbridge runs list` shows them; `cronbridge backfill` fires them." }
+    "alerts-given-up" = { metric = "AlertsGivenUp", about = "The sweeper gave up delivering an alert after a day of retries: its webhook or topic did not take it. The sweeper's log names the alert and why." }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "sweeper" {
+  for_each            = local.sweeper_alarms
+  alarm_name          = "${var.prefix}-${each.key}"
+  alarm_description   = each.value.about
   namespace           = "cronbridge"
-  metric_name         = "OverdueRuns"
+  metric_name         = each.value.metric
   dimensions          = { LedgerTable = local.names.ledger_table }
   statistic           = "Sum"
   period              = 300
@@ -94,18 +104,13 @@ resource "aws_cloudwatch_metric_alarm" "overdue_runs" {
   tags                = local.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "lost_jobs" {
-  alarm_name          = "${var.prefix}-lost-jobs"
-  alarm_description   = "The sweeper recorded jobs as lost: no result came even after a resend. `cronbridge runs redrive` sends them again."
-  namespace           = "cronbridge"
-  metric_name         = "LostJobs"
-  dimensions          = { LedgerTable = local.names.ledger_table }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  tags                = local.tags
+# Their addresses before the sweeper had more than two: an upgrade keeps the alarms.
+moved {
+  from = aws_cloudwatch_metric_alarm.overdue_runs
+  to   = aws_cloudwatch_metric_alarm.sweeper["overdue-runs"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.lost_jobs
+  to   = aws_cloudwatch_metric_alarm.sweeper["lost-jobs"]
 }

@@ -94,3 +94,8 @@ output "worker_helper_layer_arn" {
   description = "The worker helper as a Lambda layer (Python 3.11+, any architecture): attach it to workers deployed elsewhere to `from publishers.worker import cronbridge_worker`. The module attaches it to the workers it deploys."
   value       = aws_lambda_layer_version.helper.arn
 }
+
+output "alerts_topic_arn" {
+  description = "The alerts topic: `cronbridge alerts add --sns-topic <this>` has the sweeper publish run events to it; alert_email is subscribed to it."
+  value       = aws_sns_topic.alerts.arn
+}

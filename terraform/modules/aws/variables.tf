@@ -233,6 +233,28 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "alert_email" {
+  description = "An e-mail address to subscribe to the alerts topic (alerts_topic_arn), which the sweeper publishes run events to for alerts added with `cronbridge alerts add --sns-topic`. SNS mails a confirmation first. Null subscribes nobody."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", var.alert_email))
+    error_message = "alert_email is an e-mail address, such as ops@example.com, or null."
+  }
+}
+
+variable "console_url" {
+  description = "Where alerts link to a run: the address `cronbridge ui` serves on (its default is http://127.0.0.1:8790). The sweeper reads it as CRONBRIDGE_CONSOLE_URL."
+  type        = string
+  default     = "http://127.0.0.1:8790"
+
+  validation {
+    condition     = can(regex("^https?://[^/?#[:space:]]+(/[^?#[:space:]]*)?$", var.console_url))
+    error_message = "console_url is an http or https address, such as http://127.0.0.1:8790."
+  }
+}
+
 variable "alarm_actions" {
   description = "Where the alarms notify, e.g. an SNS topic ARN."
   type        = list(string)

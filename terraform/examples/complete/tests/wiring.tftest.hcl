@@ -6,6 +6,9 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { region = "ap-northeast-1" }
   }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:ap-northeast-1:123456789012:acme-cronbridge-alerts" }
+  }
 }
 mock_provider "azurerm" {
   mock_resource "azurerm_resource_group_template_deployment" {
@@ -88,5 +91,17 @@ run "the_results_path_reaches_the_outputs_config_from_terraform_reads" {
   assert {
     condition     = output.recorder_function == "acme-cronbridge-recorder"
     error_message = "the recorder stays an output, for `cronbridge doctor`"
+  }
+}
+
+run "the_alerts_topic_is_an_output_and_alert_email_is_passed_on" {
+  variables {
+    auth_mode   = "user_agent"
+    alert_email = "ops@example.com"
+  }
+
+  assert {
+    condition     = output.alerts_topic_arn == "arn:aws:sns:ap-northeast-1:123456789012:acme-cronbridge-alerts"
+    error_message = "the alerts topic's ARN is an output of the example, for `cronbridge alerts add --sns-topic`"
   }
 }

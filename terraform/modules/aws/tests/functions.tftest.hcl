@@ -57,7 +57,7 @@ run "functions_run_the_handlers_with_the_deployment_environment" {
     error_message = "Python 3.12 on arm64"
   }
   assert {
-    condition = alltrue([for f in aws_lambda_function.core : f.environment[0].variables == tomap({
+    condition = alltrue([for k, f in aws_lambda_function.core : f.environment[0].variables == tomap(merge(k == "sweeper" ? { CRONBRIDGE_CONSOLE_URL = "http://127.0.0.1:8790" } : {}, {
       CRONBRIDGE_STATE_BUCKET            = "acme-cb-state"
       CRONBRIDGE_TRIGGER_BUCKET          = "acme-cb-triggers"
       CRONBRIDGE_LEDGER_TABLE            = "acme-cb-ledger"
@@ -65,8 +65,8 @@ run "functions_run_the_handlers_with_the_deployment_environment" {
       CRONBRIDGE_EVENT_AGE_SECONDS       = "21600"
       CRONBRIDGE_RECORDING_DELAY_SECONDS = "362"
       CRONBRIDGE_PACING_QUEUE            = "https://sqs.eu-west-1.amazonaws.com/123456789012/acme-cb-pacing"
-    })])
-    error_message = "every function gets the variables bridge/aws/runtime.py reads; the recording delay is the 5 s window plus the 360 s visibility timeout"
+    }))])
+    error_message = "every function gets the variables bridge/aws/runtime.py reads, and the sweeper the console's address for its alerts' links; the recording delay is the 5 s window plus the 360 s visibility timeout"
   }
   assert {
     condition     = aws_lambda_function.core["publisher"].timeout == 900
@@ -146,7 +146,7 @@ run "each_role_is_allowed_only_what_its_code_calls" {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.core["recorder"].policy).Statement : s.Action])) == toset([
       "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-      "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
     ])
     error_message = "the recorder drains the results queue into the ledger (plus its own logs and failed events)"
   }
@@ -154,10 +154,10 @@ run "each_role_is_allowed_only_what_its_code_calls" {
     condition = { for name, p in aws_iam_role_policy.core : name => toset(flatten([for s in jsondecode(p.policy).Statement : s.Action if s.Resource == "arn:aws:dynamodb:eu-west-1:123456789012:table/acme-cb-ledger"])) } == {
       dispatcher = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"])
       publisher  = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
-      recorder   = toset(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
-      sweeper    = toset(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
+      recorder   = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
+      sweeper    = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"])
     }
-    error_message = "each function may make exactly the ledger calls its code makes"
+    error_message = "each function may make exactly the ledger calls its code makes (the recorder's and the sweeper's transactions put run events)"
   }
   assert {
     condition     = !anytrue([for p in concat(values(aws_iam_role_policy.core), values(aws_iam_role_policy.worker)) : strcontains(p.policy, "/index/")])
@@ -166,10 +166,29 @@ run "each_role_is_allowed_only_what_its_code_calls" {
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.core["sweeper"].policy).Statement : [for a in flatten([s.Action]) : "${a} ${join(",", flatten([s.Resource]))}"] if !contains(["OwnLogs", "FailedEventsToDlq", "EndOverdueRuns"], s.Sid)])) == toset([
       "s3:GetObject arn:aws:s3:::acme-cb-state/groups/*",
+      "s3:GetObject arn:aws:s3:::acme-cb-state/alerts/*",
       "s3:ListBucket arn:aws:s3:::acme-cb-state",
       "lambda:InvokeFunction arn:aws:lambda:eu-west-1:123456789012:function:acme-cb-publisher",
+      "sns:Publish arn:aws:sns:eu-west-1:123456789012:acme-cb-alerts",
     ])
-    error_message = "besides the ledger, the sweeper reads the registry and invokes the publisher, nothing else"
+    error_message = "besides the ledger, the sweeper reads the registry and the alert rules, invokes the publisher and publishes to the alerts topic, nothing else"
+  }
+  assert {
+    condition = { for s in jsondecode(aws_iam_role_policy.core["sweeper"].policy).Statement : s.Sid => s.Condition.StringLike["s3:prefix"] if s.Action == "s3:ListBucket" } == {
+      ListRegistry   = ["groups/*"]
+      ListAlertRules = ["alerts/*"]
+    }
+    error_message = "the sweeper may list the registry and the alert rules, and no other prefix of the state bucket"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.core["sweeper"].policy).Statement : s.Resource if s.Action == "sns:Publish"] == [
+      "arn:aws:sns:eu-west-1:123456789012:acme-cb-alerts"
+    ]
+    error_message = "the sweeper may publish to the alerts topic only"
+  }
+  assert {
+    condition     = !anytrue([for name, p in aws_iam_role_policy.core : strcontains(p.policy, "sns:") if name != "sweeper"]) && !anytrue([for p in aws_iam_role_policy.worker : strcontains(p.policy, "sns:")])
+    error_message = "only the sweeper sends alerts"
   }
   assert {
     condition     = [for s in jsondecode(aws_iam_role_policy.core["dispatcher"].policy).Statement : s.Resource if s.Sid == "ReadTriggers"] == ["arn:aws:s3:::acme-cb-triggers/triggers/*"]

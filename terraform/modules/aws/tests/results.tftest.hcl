@@ -261,7 +261,7 @@ run "the_event_age_sets_the_workers_and_the_deadlines" {
   }
 }
 
-run "alarms_watch_deliveries_overdue_runs_lost_jobs_and_the_results_dlq" {
+run "alarms_watch_deliveries_overdue_runs_lost_jobs_missed_slots_alerts_and_the_results_dlq" {
   command = plan
   variables {
     alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:oncall"]
@@ -276,8 +276,8 @@ run "alarms_watch_deliveries_overdue_runs_lost_jobs_and_the_results_dlq" {
   }
   assert {
     condition = (
-      [aws_cloudwatch_metric_alarm.overdue_runs.metric_name, aws_cloudwatch_metric_alarm.lost_jobs.metric_name] == ["OverdueRuns", "LostJobs"] &&
-      alltrue([for a in [aws_cloudwatch_metric_alarm.overdue_runs, aws_cloudwatch_metric_alarm.lost_jobs] : a.namespace == "cronbridge" && a.dimensions == tomap({ LedgerTable = "acme-cb-ledger" })])
+      { for k, a in aws_cloudwatch_metric_alarm.sweeper : k => a.metric_name } == { "overdue-runs" = "OverdueRuns", "lost-jobs" = "LostJobs", "missed-slots" = "MissedSlots", "alerts-given-up" = "AlertsGivenUp" } &&
+      alltrue([for a in values(aws_cloudwatch_metric_alarm.sweeper) : a.namespace == "cronbridge" && a.dimensions == tomap({ LedgerTable = "acme-cb-ledger" })])
     )
     error_message = "the sweeper's metrics, which it reports per ledger table, raise alarms"
   }
@@ -286,7 +286,7 @@ run "alarms_watch_deliveries_overdue_runs_lost_jobs_and_the_results_dlq" {
     error_message = "a record in the results DLQ raises an alarm"
   }
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.destination_delivery_failures), [aws_cloudwatch_metric_alarm.overdue_runs, aws_cloudwatch_metric_alarm.lost_jobs, aws_cloudwatch_metric_alarm.results_dlq_depth]) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.destination_delivery_failures), values(aws_cloudwatch_metric_alarm.sweeper), [aws_cloudwatch_metric_alarm.results_dlq_depth]) :
       a.threshold == 0 && a.comparison_operator == "GreaterThanThreshold" && a.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:oncall"])
     ])
     error_message = "each fires on anything above zero and notifies alarm_actions"
