@@ -11,8 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bridge.cli.app import app, backend, home, out, print_json
+from bridge.cli.app import app, backend, err_console, home, out, print_json
 from bridge.cli.commands import HELP_OPTIONS
+from bridge.domain.schedules import Schedule
 from bridge.exceptions import InvalidInput, Unavailable
 from triggers.azure import DEFAULT_PREFIX, Recurrence, recurrence_from_schedule
 
@@ -197,6 +198,106 @@ def _group_recurrence(
         )
     recurrence = recurrence_from_schedule(schedule, time_zone=time_zone)
     return recurrence, f"{schedule.expression} ({recurrence.time_zone})"
+
+
+_TFVARS_ZONE_HELP = (
+    "A group zone's Windows name, as ZONE=WINDOWS, such as 'Asia/Tokyo=Tokyo Standard Time'"
+    " (repeat for more): Logic Apps names zones the Windows way."
+)
+
+
+@azure.command("tfvars")
+def tfvars(
+    groups: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="GROUP", help="Groups to write (default: every group with a schedule)."
+        ),
+    ] = None,
+    time_zone: Annotated[
+        list[str] | None,
+        typer.Option("--time-zone", metavar="ZONE=WINDOWS", help=_TFVARS_ZONE_HELP),
+    ] = None,
+) -> None:
+    """Print the groups' schedules as Terraform variables, for the complete example.
+
+    JSON {"groups": {GROUP: {frequency, interval, hours, minutes, week_days, time_zone}}}
+    (and start_time, a rate's anchor), the recurrence `deploy-trigger` would deploy for
+    each group's schedule: in terraform/examples/complete, run
+    `cronbridge azure tfvars > schedules.auto.tfvars.json`. A group whose schedule a
+    recurrence cannot express is left out, with the reason on stderr; exit 1 when none
+    could be written.
+    """
+    zones = _windows_zones(time_zone or [])
+    registry = backend().registry
+    registered = registry.list_groups()
+    names = list(dict.fromkeys(groups)) if groups else sorted(registered)
+    written: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if name not in registered:
+            _left_out(name, "no such group is registered")
+            continue
+        schedule = registry.load_manifest(name).schedule
+        if schedule is None:
+            if groups:
+                _left_out(name, "it has no schedule (register it with --schedule)")
+            continue
+        try:
+            recurrence = _recurrence_for_tfvars(schedule, zones)
+        except InvalidInput as exc:
+            _left_out(name, exc.message)
+            continue
+        written[name] = _tfvars_group(recurrence)
+    if not written:
+        err_console.print("no group's schedule could be written as a recurrence")
+        raise typer.Exit(1)
+    print_json({"groups": written})
+
+
+def _windows_zones(pairs: list[str]) -> dict[str, str]:
+    zones: dict[str, str] = {}
+    for pair in pairs:
+        zone, sep, windows = pair.partition("=")
+        if not sep or not zone.strip() or not windows.strip():
+            raise InvalidInput(
+                f"--time-zone {pair!r} must be ZONE=WINDOWS",
+                hint="for example --time-zone 'Europe/London=GMT Standard Time'",
+            )
+        zones[zone.strip()] = windows.strip()
+    return zones
+
+
+def _recurrence_for_tfvars(schedule: Schedule, zones: dict[str, str]) -> Recurrence:
+    """deploy-trigger's recurrence for the schedule; a zone other than UTC takes its
+    Windows name from `zones`. What cannot be expressed is InvalidInput, the reason."""
+    zone = schedule.time_zone
+    if zone in zones or zone in ("UTC", "+00:00", "-00:00") or schedule.interval is not None:
+        return recurrence_from_schedule(schedule, time_zone=zones.get(zone))
+    # The reason a cron line cannot be expressed comes first, then the zone's name.
+    recurrence_from_schedule(schedule, time_zone=zone)
+    raise InvalidInput(
+        f"Logic Apps names time zones the Windows way; the group's is {zone!r}:"
+        f" give its Windows name with --time-zone '{zone}=WINDOWS NAME'"
+    )
+
+
+def _tfvars_group(recurrence: Recurrence) -> dict[str, Any]:
+    """One entry of the example's `groups` variable (modules/azure_trigger)."""
+    entry: dict[str, Any] = {
+        "frequency": recurrence.frequency,
+        "interval": recurrence.interval,
+        "hours": list(recurrence.hours),
+        "minutes": list(recurrence.minutes),
+        "week_days": list(recurrence.week_days),
+        "time_zone": recurrence.time_zone,
+    }
+    if recurrence.start_time is not None:
+        entry["start_time"] = recurrence.start_time
+    return entry
+
+
+def _left_out(group: str, reason: str) -> None:
+    err_console.print(f"{group}: left out: {reason}")
 
 
 @azure.command("list")
