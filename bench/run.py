@@ -24,6 +24,7 @@ from bench import (
     model,
     publisher_memory,
     register_memory,
+    sweeper_calls,
 )
 from bridge.domain.controls import Controls
 from bridge.domain.cost import PRICES_AS_OF, estimate
@@ -74,6 +75,8 @@ def run() -> dict[str, Any]:
     results["console"] = console_pages.measure()
     print("AWS calls per job (sandbox, 4,000 jobs) ...", file=sys.stderr, flush=True)
     results["aws_calls"] = aws_calls.measure()
+    print("sweeper's slot check per group (moto, 200 groups) ...", file=sys.stderr, flush=True)
+    results["sweeper_calls"] = sweeper_calls.measure()
     print("cloud model ...", file=sys.stderr, flush=True)
     calls = results["aws_calls"]
     measured = model.Measured(
@@ -169,6 +172,61 @@ def aws_calls_section(calls: dict[str, Any]) -> list[str]:
         "At this pace the results queue's pollers receive about one record per request; "
         "at thousands of results a second a receive carries ten, which the model below "
         "prices.",
+        "",
+    ]
+
+
+def sweeper_section(sweeper: dict[str, Any]) -> list[str]:
+    sweeps = sweeper["sweeps"]
+    cost = sweeper["monthly_usd"]
+    alerts = sweeper.get("idle_deliver_alerts")
+    shown = {
+        "steady": "steady (no slot due)",
+        "triggered_slot": "an hourly slot passed, triggered",
+        "missed_slot": "an hourly slot passed, missed",
+    }
+
+    def requests(figures: dict[str, Any]) -> str:
+        return ", ".join(f"{n:g} {op}" for op, n in figures["requests"].items()) or "none"
+
+    return [
+        "## The sweeper's check of missed slots, per group",
+        "",
+        f"`{sweeper['command']}`: `check_slots` over {sweeper['groups']:,} groups "
+        f"({sweeper['scheduled_groups']:,} with the schedule `{sweeper['schedule']}`, the "
+        "others none) in an S3 registry and a DynamoDB ledger on moto, every request moto "
+        "received counted (moto's request recorder) and given to the group its key names. "
+        "Seconds are moto's on this machine (its DynamoDB one request at a time, and a "
+        "table copy per transaction item), not AWS's.",
+        "",
+        "| sweep | per scheduled group | DynamoDB WCU / RCU | per group without a schedule "
+        "| per sweep | s (moto) |",
+        "|---|---|---:|---|---|---:|",
+        *[
+            f"| {label} | {requests(sweeps[name]['scheduled'])} "
+            f"| {sweeps[name]['scheduled']['dynamodb_write_units']:g} / "
+            f"{sweeps[name]['scheduled']['dynamodb_read_units']:g} "
+            f"| {requests(sweeps[name]['unscheduled'])} | {requests(sweeps[name]['shared'])} "
+            f"| {sweeps[name]['moto_seconds']} |"
+            for name, label in shown.items()
+        ],
+        "",
+        *(
+            []
+            if alerts is None
+            else [
+                f"An idle `deliver_alerts` (nothing pending): {requests(alerts)}, "
+                f"{alerts['dynamodb_read_units']:g} RCU, {alerts['moto_seconds']} s.",
+                "",
+            ]
+        ),
+        f"{cost['groups']:,} hourly groups checked {cost['checks']:,} times a month at list "
+        f"prices ({cost['prices_as_of']}): **${cost['total']}** a month ("
+        + ", ".join(f"{item} ${usd:g}" for item, usd in cost["by_item"].items())
+        + f"); as many groups without a schedule, ${cost['unscheduled_groups_total']}. "
+        f"Each check reads a group's `current.json` "
+        f"{sweeps['steady']['scheduled']['s3_objects_read'].get('current.json', 0):g} time(s); "
+        "a version's manifest is read once by a warm sweeper (versions never change).",
         "",
     ]
 
@@ -269,6 +327,7 @@ def report(results: dict[str, Any]) -> str:
         "",
         *console_section(results["console"]),
         *aws_calls_section(results["aws_calls"]),
+        *sweeper_section(results["sweeper_calls"]),
         "## Cloud-scale model",
         "",
         f"`{results['model_command']}`: virtual time, with every published limit that binds "
