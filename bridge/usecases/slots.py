@@ -67,14 +67,14 @@ def check_slots(*, registry: Registry, ledger: Ledger, clock: Clock) -> list[Slo
 
     def one(group: str, head: GroupHead) -> SlotCheck | None:
         try:
-            schedule_of = known.get((group, head.version))
-            if schedule_of is None:
-                schedule_of = known[(group, head.version)] = _Version(
-                    registry.load_manifest(group, head.version)
-                )
-            if schedule_of.manifest is None:
+            key = (group, head.version)
+            if key not in known:  # kept only if it has a schedule: all a check needs
+                manifest = registry.load_manifest(group, head.version)
+                known[key] = manifest if manifest.schedule is not None else None
+            scheduled = known[key]
+            if scheduled is None:
                 return None
-            return check_group_slots(schedule_of.manifest, head, ledger=ledger, now=now)
+            return check_group_slots(scheduled, head, ledger=ledger, now=now)
         except GroupNotFound:
             return None  # deleted meanwhile
         except Exception:  # one group's failure must not hide the others' slots
@@ -89,20 +89,10 @@ def check_slots(*, registry: Registry, ledger: Ledger, clock: Clock) -> list[Slo
     return [c for c in checks if c is not None and c.looked_at]
 
 
-@dataclass(frozen=True)
-class _Version:
-    """What a check needs of a group version: its manifest if it has a schedule."""
-
-    manifest: GroupManifest | None
-
-    def __init__(self, manifest: GroupManifest) -> None:
-        object.__setattr__(self, "manifest", manifest if manifest.schedule else None)
-
-
 _GONE = GroupHead(version=-1)
 #: per registry, the group versions a check has read (weakly: a registry that goes
 #: away takes its entries with it)
-_known: weakref.WeakKeyDictionary[Registry, dict[tuple[str, int], _Version]] = (
+_known: weakref.WeakKeyDictionary[Registry, dict[tuple[str, int], GroupManifest | None]] = (
     weakref.WeakKeyDictionary()
 )
 
